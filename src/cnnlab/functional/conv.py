@@ -1,0 +1,337 @@
+"""Convolution and transposed convolution, forward and backward.
+
+The lecture's picture: a filter slides over the (padded) image, and each output pixel is
+the dot product of the filter with the patch under it. Here that is im2col + GEMM: the
+patches of a chunk of images are copied side by side (``cols``, shape
+``(n, C, KH, KW, OH, OW)``) and one matrix product with the flattened filters gives all
+output pixels at once. Chunks bound the extra memory (``parallel.CHUNK_BYTES``).
+
+Three kernels cover everything, each a few lines:
+
+- ``_conv``: y = A x, the convolution with weight w.
+- ``_conv_adjoint``: x = A^T y, the transposed convolution (GEMM, then col2im).
+- ``_conv_weight_grad``: dL/dw from the patches and the output gradient.
+
+``conv2d``'s input gradient is ``_conv_adjoint`` and ``conv_transpose2d``'s is ``_conv``:
+each op's backward is the other's forward, as the lecture's upsampling suggests.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from cnnlab.functional.parallel import run_chunks, scratch
+from cnnlab.functional.sizes import IntPair, _pair, output_size, same_padding
+from cnnlab.tensor import Function, Tensor
+
+Pads = tuple[IntPair, IntPair]  # ((top, bottom), (left, right))
+
+
+# --- the three kernels, on NumPy arrays ---------------------------------------------------
+def _zero_pad(x: np.ndarray, pads: Pads) -> np.ndarray:
+    (pt, pb), (pl, pr) = pads
+    if not (pt or pb or pl or pr):
+        return x
+    N, C, H, W = x.shape
+    xp = np.zeros((N, C, H + pt + pb, W + pl + pr), x.dtype)
+    xp[:, :, pt:pt + H, pl:pl + W] = x
+    return xp
+
+
+def _patches(xp: np.ndarray, KH: int, KW: int, OH: int, OW: int, stride: IntPair, dilation: IntPair) -> np.ndarray:
+    """A read-only strided view of every patch: (N, C, KH, KW, OH, OW), nothing copied."""
+    sN, sC, sH, sW = xp.strides
+    return as_strided(
+        xp,
+        (xp.shape[0], xp.shape[1], KH, KW, OH, OW),
+        (sN, sC, dilation[0] * sH, dilation[1] * sW, stride[0] * sH, stride[1] * sW),
+        writeable=False,
+    )
+
+
+def _conv(x, w, bias, stride: IntPair, pads: Pads, dilation: IntPair, groups: int) -> np.ndarray:
+    """y[n, o] = sum over (c, kh, kw) of w[o, c, kh, kw] * xpad[n, c, oh*s + kh*d, ow*s + kw*d]."""
+    N, C, H, W = x.shape
+    O, Cg, KH, KW = w.shape
+    G = groups
+    OH = output_size(H, KH, stride[0], pads[0], dilation[0])
+    OW = output_size(W, KW, stride[1], pads[1], dilation[1])
+    K, L = Cg * KH * KW, OH * OW
+    patches = _patches(_zero_pad(x, pads), KH, KW, OH, OW, stride, dilation)
+    wg = w.reshape(G, O // G, K)  # (G, O/G, Cg*KH*KW)
+    y = np.empty((N, O, OH, OW), x.dtype)
+
+    def work(lo: int, hi: int) -> None:
+        n = hi - lo
+        cols = scratch((n, C, KH, KW, OH, OW), x.dtype)
+        np.copyto(cols, patches[lo:hi])
+        out = y[lo:hi].reshape(n, G, O // G, L)  # a view into y: the GEMM writes in place
+        np.matmul(wg, cols.reshape(n, G, K, L), out=out)
+        if bias is not None:
+            out += bias.reshape(G, O // G, 1)
+
+    run_chunks(N, C * KH * KW * L * x.itemsize, work)
+    return y
+
+
+def _conv_adjoint(y, w, stride: IntPair, pads: Pads, dilation: IntPair, groups: int, in_hw: IntPair) -> np.ndarray:
+    """x = A^T y for the convolution A above: GEMM with the transposed filters, then col2im.
+
+    ``in_hw`` is the spatial size of x; positions no window reaches get zero.
+    """
+    N, O, OH, OW = y.shape
+    _, Cg, KH, KW = w.shape
+    G = groups
+    C = Cg * G
+    (pt, pb), (pl, pr) = pads
+    H, W = in_hw
+    K, L = Cg * KH * KW, OH * OW
+    xp = np.zeros((N, C, H + pt + pb, W + pl + pr), y.dtype)
+    wt = w.reshape(G, O // G, K).transpose(0, 2, 1)  # (G, Cg*KH*KW, O/G)
+    (sh, sw), (dh, dw) = stride, dilation
+
+    def work(lo: int, hi: int) -> None:
+        n = hi - lo
+        cols = scratch((n, G, K, L), y.dtype)
+        np.matmul(wt, y[lo:hi].reshape(n, G, O // G, L), out=cols)
+        cols = cols.reshape(n, C, KH, KW, OH, OW)
+        for kh in range(KH):  # col2im: every patch adds back into the place it came from
+            for kw in range(KW):
+                xp[lo:hi, :, kh * dh:kh * dh + sh * (OH - 1) + 1:sh, kw * dw:kw * dw + sw * (OW - 1) + 1:sw] += cols[:, :, kh, kw]
+
+    run_chunks(N, C * KH * KW * L * y.itemsize, work)
+    if pt or pb or pl or pr:
+        return np.ascontiguousarray(xp[:, :, pt:pt + H, pl:pl + W])
+    return xp
+
+
+def _conv_weight_grad(x, gy, w_shape, stride: IntPair, pads: Pads, dilation: IntPair, groups: int) -> np.ndarray:
+    """dL/dw[o, c, kh, kw] = sum over (n, oh, ow) of gy[n, o, oh, ow] * patch[n, c, kh, kw, oh, ow]."""
+    N, C, H, W = x.shape
+    O, Cg, KH, KW = w_shape
+    G = groups
+    _, _, OH, OW = gy.shape
+    K, L = Cg * KH * KW, OH * OW
+    patches = _patches(_zero_pad(x, pads), KH, KW, OH, OW, stride, dilation)
+
+    def work(lo: int, hi: int) -> np.ndarray:
+        n = hi - lo
+        cols = scratch((n, C, KH, KW, OH, OW), x.dtype)
+        np.copyto(cols, patches[lo:hi])
+        cols = cols.reshape(n, G, K, L)
+        g = gy[lo:hi].reshape(n, G, O // G, L)
+        return np.matmul(g, cols.swapaxes(-1, -2)).sum(axis=0)  # (G, O/G, K)
+
+    return sum(run_chunks(N, C * KH * KW * L * x.itemsize, work)).reshape(w_shape)
+
+
+# --- argument checks shared by both ops ---------------------------------------------------
+def _check_tensors(op: str, input: Tensor, weight: Tensor, bias: Tensor | None) -> None:
+    for name, t in (("input", input), ("weight", weight), ("bias", bias)):
+        if t is None:
+            continue
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{op}: {name} must be a Tensor (got {type(t).__name__})")
+        if t.dtype.kind != "f":
+            raise TypeError(f"{op}: {name} must be a floating point tensor (got {t.dtype})")
+    if input.ndim != 4:
+        raise ValueError(f"{op}: expected a 4-D input (N, C, H, W) or 3-D (C, H, W) (got shape {input.shape})")
+    if weight.ndim != 4:
+        raise ValueError(f"{op}: expected a 4-D weight (got shape {weight.shape})")
+    if weight.dtype != input.dtype or (bias is not None and bias.dtype != input.dtype):
+        raise TypeError(f"{op}: input, weight and bias must have the same dtype (got {input.dtype}, {weight.dtype}"
+                        f"{', ' + str(bias.dtype) if bias is not None else ''})")
+
+
+def _check_geometry(op: str, stride: IntPair, dilation: IntPair, groups: Any) -> None:
+    if min(stride) <= 0:
+        raise ValueError(f"{op}: stride must be positive (got {stride})")
+    if min(dilation) <= 0:
+        raise ValueError(f"{op}: dilation must be positive (got {dilation})")
+    if not isinstance(groups, int) or isinstance(groups, bool) or groups <= 0:
+        raise ValueError(f"{op}: groups must be a positive int (got {groups!r})")
+
+
+def _batched(fn):
+    """Let an op take an unbatched (C, H, W) input, as torch does."""
+    def wrapper(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+        if isinstance(input, Tensor) and input.ndim == 3:
+            return fn(input.unsqueeze(0), *args, **kwargs).squeeze(0)
+        return fn(input, *args, **kwargs)
+
+    wrapper.__doc__, wrapper.__name__, wrapper.__wrapped__ = fn.__doc__, fn.__name__, fn
+    return wrapper
+
+
+# --- conv2d -------------------------------------------------------------------------------
+class Conv2d(Function):
+    def forward(self, x, w, b, stride, pads, dilation, groups):
+        self.x, self.w, self.geometry = x, w, (stride, pads, dilation, groups)
+        return _conv(x, w, b, stride, pads, dilation, groups)
+
+    def backward(self, gy):
+        stride, pads, dilation, groups = self.geometry
+        gx = gw = gb = None
+        if self.needs_input_grad[0]:
+            gx = _conv_adjoint(gy, self.w, stride, pads, dilation, groups, self.x.shape[2:])
+        if self.needs_input_grad[1]:
+            gw = _conv_weight_grad(self.x, gy, self.w.shape, stride, pads, dilation, groups)
+        if len(self.needs_input_grad) > 2 and self.needs_input_grad[2]:
+            gb = gy.sum(axis=(0, 2, 3))
+        return gx, gw, gb
+
+
+def _resolve_padding(op: str, padding: Any, size: IntPair, kernel: IntPair, stride: IntPair, dilation: IntPair) -> Pads:
+    if isinstance(padding, str):
+        if padding == "valid":
+            return ((0, 0), (0, 0))
+        if padding == "same":
+            return tuple(same_padding(n, k, s, d) for n, k, s, d in zip(size, kernel, stride, dilation))  # type: ignore[return-value]
+        raise ValueError(f"{op}: padding must be an int, a pair, 'valid' or 'same' (got {padding!r})")
+    ph, pw = _pair(padding, "padding", op)
+    if min(ph, pw) < 0:
+        raise ValueError(f"{op}: padding must be non-negative (got {padding})")
+    return ((ph, ph), (pw, pw))
+
+
+@_batched
+def conv2d(
+    input: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride: int | IntPair = 1,
+    padding: int | IntPair | str = 0,
+    dilation: int | IntPair = 1,
+    groups: int = 1,
+) -> Tensor:
+    """2-D convolution (cross-correlation, as in PyTorch and the lecture) over a batch of images.
+
+    Args:
+        input: ``(N, C_in, H, W)`` or unbatched ``(C_in, H, W)``.
+        weight: ``(C_out, C_in // groups, KH, KW)``: one filter per output channel, as
+            deep as its group of input channels.
+        bias: optional ``(C_out,)``.
+        stride, dilation: int or ``(h, w)``, positive.
+        padding: int or ``(h, w)`` zeros on each side; ``'valid'`` (none) or ``'same'``
+            (output = ceil(input / stride); at stride 1 PyTorch's rule, beyond it
+            TensorFlow's, with any odd extra row or column at the bottom / right).
+        groups: split channels into this many independent groups (``C_in`` gives a
+            depthwise convolution).
+
+    Shape:
+        Output ``(N, C_out, OH, OW)`` with
+        ``OH = floor((H + 2*P - D*(KH-1) - 1) / S) + 1`` (likewise ``OW``).
+
+    Example:
+        >>> x = Tensor(np.ones((1, 1, 5, 5)))
+        >>> conv2d(x, Tensor(np.ones((1, 1, 3, 3))), stride=2).shape
+        (1, 1, 2, 2)
+    """
+    op = "conv2d"
+    _check_tensors(op, input, weight, bias)
+    stride, dilation = _pair(stride, "stride", op), _pair(dilation, "dilation", op)
+    _check_geometry(op, stride, dilation, groups)
+    N, C, H, W = input.shape
+    O, Cg, KH, KW = weight.shape
+    if C != Cg * groups:
+        expects = f"{Cg}" if groups == 1 else f"{Cg * groups} ({groups} groups of {Cg})"
+        raise ValueError(f"{op}: input has {C} channels but weight expects {expects} (input {input.shape}, weight {weight.shape})")
+    if O % groups:
+        raise ValueError(f"{op}: groups={groups} must divide the {O} output channels (weight {weight.shape})")
+    if bias is not None and bias.shape != (O,):
+        raise ValueError(f"{op}: bias must have shape ({O},) (got {bias.shape})")
+    pads = _resolve_padding(op, padding, (H, W), (KH, KW), stride, dilation)
+    for axis, n, k, d, (p0, p1) in (("height", H, KH, dilation[0], pads[0]), ("width", W, KW, dilation[1], pads[1])):
+        if d * (k - 1) + 1 > n + p0 + p1:
+            raise ValueError(f"{op}: kernel {KH}x{KW} (dilation {dilation}) is larger than the padded input along {axis}: "
+                             f"{d * (k - 1) + 1} > {n + p0 + p1} (input {input.shape}, padding {pads})")
+    return Conv2d.apply(input, weight, bias, stride=stride, pads=pads, dilation=dilation, groups=groups)
+
+
+# --- conv_transpose2d ---------------------------------------------------------------------
+class ConvTranspose2d(Function):
+    def forward(self, x, w, b, stride, pads, dilation, groups, out_hw):
+        self.x, self.w, self.geometry = x, w, (stride, pads, dilation, groups)
+        y = _conv_adjoint(x, w, stride, pads, dilation, groups, out_hw)
+        if b is not None:
+            y += b.reshape(1, -1, 1, 1)
+        return y
+
+    def backward(self, gy):
+        stride, pads, dilation, groups = self.geometry
+        gx = gw = gb = None
+        if self.needs_input_grad[0]:
+            gx = _conv(gy, self.w, None, stride, pads, dilation, groups)
+        if self.needs_input_grad[1]:  # the roles of input and output swap in the adjoint
+            gw = _conv_weight_grad(gy, self.x, self.w.shape, stride, pads, dilation, groups)
+        if len(self.needs_input_grad) > 2 and self.needs_input_grad[2]:
+            gb = gy.sum(axis=(0, 2, 3))
+        return gx, gw, gb
+
+
+@_batched
+def conv_transpose2d(
+    input: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride: int | IntPair = 1,
+    padding: int | IntPair = 0,
+    output_padding: int | IntPair = 0,
+    groups: int = 1,
+    dilation: int | IntPair = 1,
+) -> Tensor:
+    """Transposed convolution: the adjoint of ``conv2d``, the lecture's learnable upsampling.
+
+    Each input pixel scatters a copy of the filter, scaled by its value, onto the output
+    at stride ``S``; overlaps add up. ``padding`` removes that many rows/columns from each
+    border of the result; ``output_padding`` adds rows/columns at the bottom/right to
+    pick one of the input sizes a strided ``conv2d`` maps to the same output size.
+
+    Args:
+        input: ``(N, C_in, H, W)`` or unbatched ``(C_in, H, W)``.
+        weight: ``(C_in, C_out // groups, KH, KW)`` (the layout of the conv it transposes).
+        bias: optional ``(C_out,)``.
+        output_padding: smaller than stride or dilation, as PyTorch requires.
+
+    Shape:
+        Output ``(N, C_out, OH, OW)`` with
+        ``OH = (H - 1)*S - 2*P + D*(KH-1) + output_padding + 1``.
+
+    Example:
+        >>> x = Tensor(np.ones((1, 1, 2, 2)))
+        >>> conv_transpose2d(x, Tensor(np.ones((1, 1, 3, 3))), stride=2).tolist()[0][0][2]
+        [2.0, 2.0, 4.0, 2.0, 2.0]
+    """
+    op = "conv_transpose2d"
+    _check_tensors(op, input, weight, bias)
+    stride, dilation = _pair(stride, "stride", op), _pair(dilation, "dilation", op)
+    _check_geometry(op, stride, dilation, groups)
+    if isinstance(padding, str):
+        raise ValueError(f"{op}: padding must be an int or a pair; 'same'/'valid' apply to conv2d only (got {padding!r})")
+    ph, pw = _pair(padding, "padding", op)
+    oph, opw = _pair(output_padding, "output_padding", op)
+    if min(ph, pw) < 0 or min(oph, opw) < 0:
+        raise ValueError(f"{op}: padding and output_padding must be non-negative (got {padding}, {output_padding})")
+    for o, s, d in ((oph, stride[0], dilation[0]), (opw, stride[1], dilation[1])):
+        if o >= s and o >= d:
+            raise ValueError(f"{op}: output_padding must be smaller than either stride or dilation "
+                             f"(got output_padding {(oph, opw)}, stride {stride}, dilation {dilation})")
+    N, C, H, W = input.shape
+    Cw, Og, KH, KW = weight.shape
+    if C != Cw:
+        raise ValueError(f"{op}: input has {C} channels but weight expects {Cw} (input {input.shape}, weight {weight.shape})")
+    if C % groups:
+        raise ValueError(f"{op}: groups={groups} must divide the {C} input channels (weight {weight.shape})")
+    O = Og * groups
+    if bias is not None and bias.shape != (O,):
+        raise ValueError(f"{op}: bias must have shape ({O},) (got {bias.shape})")
+    OH = output_size(H, KH, stride[0], ph, dilation[0], transposed=True, output_padding=oph)
+    OW = output_size(W, KW, stride[1], pw, dilation[1], transposed=True, output_padding=opw)
+    if OH <= 0 or OW <= 0:
+        raise ValueError(f"{op}: output size {OH}x{OW} is not positive (input {input.shape}, weight {weight.shape}, "
+                         f"stride {stride}, padding {(ph, pw)})")
+    pads = ((ph, ph), (pw, pw))
+    return ConvTranspose2d.apply(input, weight, bias, stride=stride, pads=pads, dilation=dilation, groups=groups, out_hw=(OH, OW))

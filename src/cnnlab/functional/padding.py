@@ -1,0 +1,91 @@
+"""``pad``: constant, reflect, replicate and circular padding of the trailing dimensions."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from cnnlab.tensor import Function, Tensor
+
+MODES = ("constant", "reflect", "replicate", "circular")
+
+
+def _source_index(n: int, before: int, after: int, mode: str) -> np.ndarray:
+    """For each position of the padded axis, the input position it copies."""
+    j = np.arange(-before, n + after)
+    if mode == "reflect":  # mirror without repeating the edge: -1 -> 1
+        period = 2 * (n - 1)
+        j = np.abs(j) % period if period else np.zeros_like(j)
+        return np.where(j >= n, period - j, j)
+    if mode == "replicate":
+        return np.clip(j, 0, n - 1)
+    return j % n  # circular
+
+
+class Pad(Function):
+    """Pad the last ``len(pad)//2`` axes; ``pad`` is (left, right, top, bottom, ...), last axis first."""
+
+    def forward(self, x, pad: tuple[int, ...], mode: str, value: float):
+        k = len(pad) // 2
+        self.axes = [x.ndim - 1 - i for i in range(k)]
+        self.pairs = [(pad[2 * i], pad[2 * i + 1]) for i in range(k)]
+        self.in_shape = x.shape
+        if mode == "constant":
+            widths = [(0, 0)] * (x.ndim - k) + self.pairs[::-1]
+            self.index = None
+            return np.pad(x, widths, mode="constant", constant_values=value)
+        self.index = [_source_index(x.shape[a], b, e, mode) for a, (b, e) in zip(self.axes, self.pairs)]
+        for axis, idx in zip(self.axes, self.index):
+            x = np.take(x, idx, axis=axis)
+        return x
+
+    def backward(self, g):
+        if self.index is None:
+            crop = [slice(None)] * g.ndim
+            for axis, (before, after) in zip(self.axes, self.pairs):
+                crop[axis] = slice(before, g.shape[axis] - after)
+            return g[tuple(crop)]
+        for axis, idx, (before, _) in reversed(list(zip(self.axes, self.index, self.pairs))):
+            n = self.in_shape[axis]
+            g = np.moveaxis(g, axis, -1)
+            out = g[..., before:before + n].copy()  # the interior maps to itself
+            for j in [*range(before), *range(before + n, g.shape[-1])]:  # only the border is folded back
+                out[..., idx[j]] += g[..., j]
+            g = np.moveaxis(out, -1, axis)
+        return g
+
+
+def pad(input: Tensor, pad: Sequence[int], mode: str = "constant", value: float = 0.0) -> Tensor:
+    """Pad the trailing dimensions of ``input``, as ``torch.nn.functional.pad``.
+
+    Args:
+        input: tensor of any shape, e.g. ``(N, C, H, W)``.
+        pad: ``(left, right)`` for the last axis, then ``(top, bottom)`` for the one
+            before, and so on; non-negative.
+        mode: ``'constant'`` (fill with ``value``), ``'reflect'`` (mirror, edge not
+            repeated), ``'replicate'`` (repeat the edge) or ``'circular'`` (wrap around).
+
+    Shape:
+        Each padded axis grows from ``n`` to ``before + n + after``.
+
+    Example:
+        >>> pad(Tensor([[1.0, 2.0, 3.0]]), (2, 1), mode="reflect").tolist()
+        [[3.0, 2.0, 1.0, 2.0, 3.0, 2.0]]
+    """
+    if mode not in MODES:
+        raise ValueError(f"pad: mode must be one of {', '.join(MODES)} (got {mode!r})")
+    pad = tuple(pad)
+    if len(pad) % 2 or not all(isinstance(p, (int, np.integer)) for p in pad):
+        raise ValueError(f"pad: pad must be an even-length sequence of ints (got {pad})")
+    if len(pad) // 2 > input.ndim:
+        raise ValueError(f"pad: {len(pad) // 2} axes to pad but input has only {input.ndim} (shape {input.shape})")
+    if any(p < 0 for p in pad):
+        raise ValueError(f"pad: padding must be non-negative (got {pad})")
+    for i in range(len(pad) // 2):
+        n, before, after = input.shape[-1 - i], pad[2 * i], pad[2 * i + 1]
+        if mode == "reflect" and max(before, after) >= n:
+            raise ValueError(f"pad: reflect padding ({before}, {after}) must be smaller than the axis size {n} (input {input.shape})")
+        if mode in ("replicate", "circular") and n == 0 or mode == "circular" and max(before, after) > n:
+            raise ValueError(f"pad: {mode} padding ({before}, {after}) must not exceed the axis size {n} (input {input.shape})")
+    return Pad.apply(input, pad=tuple(int(p) for p in pad), mode=mode, value=value)

@@ -1,0 +1,68 @@
+"""Bounded-memory, multi-core execution of the hot ops.
+
+Big ops (conv, transposed conv, their gradients) split the batch into chunks whose
+scratch buffers stay under ``CHUNK_BYTES`` each, and run the chunks on one thread per
+core with BLAS held to one thread: small per-image GEMMs use the cores better side by
+side than one multi-threaded GEMM at a time, and the im2col copies run in parallel too.
+Extra memory is therefore about ``workers * CHUNK_BYTES`` (plus one image when a single
+image is larger), whatever the batch size.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
+from typing import Any, Callable
+
+import numpy as np
+
+CHUNK_BYTES = 16 * 2**20
+WORKERS = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
+
+_pool: ThreadPoolExecutor | None = None
+_controller: Any = None
+_local = threading.local()
+
+
+def _single_threaded_blas():
+    global _controller
+    if _controller is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+        except ImportError:  # still correct, only slower
+            _controller = False
+        else:
+            _controller = ThreadpoolController()
+    return _controller.limit(limits=1, user_api="blas") if _controller else nullcontext()
+
+
+def run_chunks(n: int, item_bytes: int, work: Callable[[int, int], Any]) -> list[Any]:
+    """Call ``work(lo, hi)`` for chunks covering ``range(n)``; return the results in order.
+
+    Chunks hold as many items as fit in ``CHUNK_BYTES`` (at least one), and at most
+    ``ceil(n / WORKERS)`` so that every core gets work.
+    """
+    global _pool
+    per = max(1, min(CHUNK_BYTES // max(item_bytes, 1), -(-n // WORKERS)))
+    bounds = [(lo, min(lo + per, n)) for lo in range(0, n, per)]
+    if len(bounds) == 1 or WORKERS == 1:
+        return [work(lo, hi) for lo, hi in bounds]
+    if _pool is None:
+        _pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="cnnlab")
+    with _single_threaded_blas():
+        return list(_pool.map(lambda b: work(*b), bounds))
+
+
+def scratch(shape: tuple[int, ...], dtype: np.dtype, slot: int = 0) -> np.ndarray:
+    """A reusable per-thread work buffer (uninitialised), so hot loops do not page-fault."""
+    dtype = np.dtype(dtype)
+    nbytes = int(np.prod(shape)) * dtype.itemsize
+    bufs = getattr(_local, "bufs", None)
+    if bufs is None:
+        bufs = _local.bufs = {}
+    buf = bufs.get(slot)
+    if buf is None or buf.nbytes < nbytes:
+        buf = bufs[slot] = np.empty(max(nbytes, 1), np.uint8)
+    return buf[:nbytes].view(dtype).reshape(shape)

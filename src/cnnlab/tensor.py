@@ -1,0 +1,445 @@
+"""The autograd core: ``Tensor``, ``Function`` and the reverse-mode graph walk.
+
+A ``Tensor`` wraps a NumPy array. Every differentiable operation is a ``Function``
+subclass whose ``forward`` works on raw arrays and whose ``backward`` returns one
+gradient per positional input (``None`` where there is none), as in
+``torch.autograd.Function``. Calling ``Function.apply`` records the function object
+(the ``ctx``) on the output tensor; ``Tensor.backward`` walks those records in reverse
+topological order and then drops them, so the graph and every array it saved are freed.
+
+The graph holds no reference cycles: an output points to its ``ctx``, the ``ctx`` points
+to its inputs, never back.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+_grad_enabled = True
+
+
+def is_grad_enabled() -> bool:
+    """Whether operations are being recorded for backward."""
+    return _grad_enabled
+
+
+class no_grad:
+    """Context manager and decorator that stops graph recording, like ``torch.no_grad``.
+
+    Example:
+        >>> x = Tensor([1.0, 2.0], requires_grad=True)
+        >>> with no_grad():
+        ...     y = x * 2
+        >>> y.requires_grad
+        False
+    """
+
+    def __enter__(self) -> None:
+        global _grad_enabled
+        self._prev = _grad_enabled
+        _grad_enabled = False
+
+    def __exit__(self, *exc: Any) -> None:
+        global _grad_enabled
+        _grad_enabled = self._prev
+
+    def __call__(self, fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with no_grad():
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+
+class Function:
+    """Base class of every differentiable op: ``forward`` and ``backward`` side by side.
+
+    Subclasses implement ``forward(self, *arrays_and_args, **kwargs)`` on NumPy arrays
+    and ``backward(self, grad_out)`` returning one gradient per positional input.
+    State needed by backward is stored on ``self`` (the ctx). ``self.needs_input_grad``
+    tells forward which inputs want gradients, so it can skip saving what is not needed.
+    """
+
+    needs_input_grad: tuple[bool, ...] = ()
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError
+
+    def backward(self, grad_out: np.ndarray) -> Any:
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *args: Any, **kwargs: Any) -> Any:
+        """Run forward on the arrays behind the tensor arguments and record the graph.
+
+        A forward that returns a tuple yields a tuple: its first element is the
+        differentiable output, the rest (such as pooling indices) carry no gradient.
+        """
+        ctx = cls()
+        parents = tuple(a if isinstance(a, Tensor) and a.requires_grad else None for a in args)
+        record = _grad_enabled and any(p is not None for p in parents)
+        ctx.needs_input_grad = tuple(p is not None and record for p in parents)
+        out = ctx.forward(*(a.data if isinstance(a, Tensor) else a for a in args), **kwargs)
+        extra = ()
+        if isinstance(out, tuple):
+            out, extra = out[0], tuple(Tensor(e) for e in out[1:])
+        result = Tensor(out)
+        if record:
+            result.requires_grad = True
+            result._ctx = ctx
+            ctx.parents = parents
+        return (result, *extra) if extra else result
+
+
+def _as_array(data: Any, dtype: Any) -> np.ndarray:
+    if isinstance(data, Tensor):
+        data = data.data
+    if isinstance(data, np.ndarray):
+        arr = data
+    else:
+        arr = np.asarray(data)
+        # Python floats become float32 as in torch; ints and bools keep an integer type.
+        if arr.dtype == np.float64 and not isinstance(data, np.generic):
+            arr = arr.astype(np.float32)
+    if dtype is not None:
+        arr = arr.astype(dtype, copy=False)
+    if arr.dtype.kind == "c":
+        raise TypeError(f"Tensor: complex arrays are not supported (got {arr.dtype})")
+    return arr
+
+
+class Tensor:
+    """An n-dimensional array with reverse-mode automatic differentiation.
+
+    Args:
+        data: a NumPy array (its dtype is kept), a nested list or a scalar
+            (Python floats become float32, ints int64).
+        requires_grad: record operations on this tensor for ``backward``.
+        dtype: optional NumPy dtype to convert to.
+
+    Example:
+        >>> x = Tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+        >>> (x * x).sum().backward()
+        >>> x.grad.numpy().tolist()
+        [[2.0, 4.0], [6.0, 8.0]]
+    """
+
+    __array_priority__ = 1000  # make ndarray * Tensor defer to Tensor.__rmul__
+
+    def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
+        self.data: np.ndarray = _as_array(data, dtype)
+        self.grad: Tensor | None = None
+        self._ctx: Function | None = None
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    # --- basic properties -------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._ctx is None
+
+    def size(self, dim: int | None = None):
+        return self.shape if dim is None else self.shape[dim]
+
+    def dim(self) -> int:
+        return self.ndim
+
+    def numel(self) -> int:
+        return self.data.size
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __repr__(self) -> str:
+        grad = ", requires_grad=True" if self.requires_grad else ""
+        body = np.array2string(self.data, separator=", ", prefix="tensor(")
+        return f"tensor({body}, dtype={self.dtype}{grad})"
+
+    def requires_grad_(self, flag: bool = True) -> "Tensor":
+        if flag and self.data.dtype.kind != "f":
+            raise TypeError(
+                f"requires_grad: only floating point tensors can require gradients (got {self.dtype})"
+            )
+        self.requires_grad = flag
+        return self
+
+    def numpy(self) -> np.ndarray:
+        return self.data
+
+    def item(self) -> float:
+        if self.data.size != 1:
+            raise ValueError(f"item: only a one-element tensor converts to a scalar (got shape {self.shape})")
+        return self.data.item()
+
+    def tolist(self):
+        return self.data.tolist()
+
+    def detach(self) -> "Tensor":
+        return Tensor(self.data)
+
+    def clone(self) -> "Tensor":
+        return _ops.Clone.apply(self)
+
+    def to(self, dtype: Any) -> "Tensor":
+        return self if np.dtype(dtype) == self.dtype else _ops.Cast.apply(self, dtype=np.dtype(dtype))
+
+    def float(self) -> "Tensor":
+        return self.to(np.float32)
+
+    def double(self) -> "Tensor":
+        return self.to(np.float64)
+
+    # --- the graph walk ---------------------------------------------------------------
+    def backward(self, grad: Any = None, retain_graph: bool = False) -> None:
+        """Accumulate d(self)/d(leaf) into ``leaf.grad`` for every leaf that requires it.
+
+        Args:
+            grad: the upstream gradient, shaped like ``self``; may be omitted for a
+                one-element tensor (then it is 1).
+            retain_graph: keep the graph so that backward can run through it again.
+        """
+        if not self.requires_grad:
+            raise RuntimeError("backward: this tensor does not require grad and has no graph")
+        if grad is None:
+            if self.data.size != 1:
+                raise RuntimeError(f"backward: grad can be implicitly created only for one-element outputs (got shape {self.shape})")
+            g = np.ones_like(self.data)
+        else:
+            g = _as_array(grad, self.dtype)
+            if g.shape != self.shape:
+                raise ValueError(f"backward: grad has shape {g.shape} but the tensor has shape {self.shape}")
+        grads = {id(self): g}
+        for t in reversed(self._topological_order()):
+            g = grads.pop(id(t), None)
+            if g is None:
+                continue
+            ctx = t._ctx
+            if ctx is None:
+                g = np.array(g, dtype=t.dtype)  # a fresh array: backward may hand out shared ones
+                t.grad = Tensor(g) if t.grad is None else Tensor(t.grad.data + g)
+                continue
+            in_grads = ctx.backward(g)
+            if not isinstance(in_grads, tuple):
+                in_grads = (in_grads,)
+            for p, pg in zip(ctx.parents, in_grads):
+                if p is None or pg is None:
+                    continue
+                key = id(p)
+                grads[key] = pg if key not in grads else grads[key] + pg
+            if not retain_graph:
+                t._ctx = None
+
+    def _topological_order(self) -> list["Tensor"]:
+        order, seen = [], {id(self)}
+        stack = [(self, False)]
+        while stack:
+            t, expanded = stack.pop()
+            if expanded:
+                order.append(t)
+                continue
+            stack.append((t, True))
+            if t._ctx is not None:
+                for p in t._ctx.parents:
+                    if p is not None and id(p) not in seen:
+                        seen.add(id(p))
+                        stack.append((p, False))
+        return order
+
+    # --- arithmetic (broadcasting; gradients are summed back to each operand's shape) ---
+    def __add__(self, other):
+        return _ops.Add.apply(self, _wrap(other, self))
+
+    def __radd__(self, other):
+        return _ops.Add.apply(_wrap(other, self), self)
+
+    def __sub__(self, other):
+        return _ops.Sub.apply(self, _wrap(other, self))
+
+    def __rsub__(self, other):
+        return _ops.Sub.apply(_wrap(other, self), self)
+
+    def __mul__(self, other):
+        return _ops.Mul.apply(self, _wrap(other, self))
+
+    def __rmul__(self, other):
+        return _ops.Mul.apply(_wrap(other, self), self)
+
+    def __truediv__(self, other):
+        return _ops.Div.apply(self, _wrap(other, self))
+
+    def __rtruediv__(self, other):
+        return _ops.Div.apply(_wrap(other, self), self)
+
+    def __neg__(self):
+        return _ops.Neg.apply(self)
+
+    def __pow__(self, exponent):
+        if isinstance(exponent, Tensor):
+            return _ops.PowTensor.apply(self, exponent)
+        return _ops.Pow.apply(self, exponent=exponent)
+
+    def __rpow__(self, base):
+        return _ops.PowTensor.apply(_wrap(base, self), self)
+
+    def __matmul__(self, other):
+        return _ops.Matmul.apply(self, _wrap(other, self))
+
+    def __rmatmul__(self, other):
+        return _ops.Matmul.apply(_wrap(other, self), self)
+
+    def __getitem__(self, index):
+        return _ops.GetItem.apply(self, index=_unwrap_index(index))
+
+    # comparisons give boolean tensors without gradient, as in torch
+    def __eq__(self, other):  # type: ignore[override]
+        return Tensor(self.data == _raw(other))
+
+    def __ne__(self, other):  # type: ignore[override]
+        return Tensor(self.data != _raw(other))
+
+    def __lt__(self, other):
+        return Tensor(self.data < _raw(other))
+
+    def __le__(self, other):
+        return Tensor(self.data <= _raw(other))
+
+    def __gt__(self, other):
+        return Tensor(self.data > _raw(other))
+
+    def __ge__(self, other):
+        return Tensor(self.data >= _raw(other))
+
+    __hash__ = object.__hash__
+
+    def exp(self):
+        return _ops.Exp.apply(self)
+
+    def log(self):
+        return _ops.Log.apply(self)
+
+    def sqrt(self):
+        return _ops.Sqrt.apply(self)
+
+    def abs(self):
+        return _ops.Abs.apply(self)
+
+    def clamp(self, min: float | None = None, max: float | None = None):
+        return _ops.Clamp.apply(self, lo=min, hi=max)
+
+    clip = clamp
+
+    def matmul(self, other):
+        return self @ other
+
+    # --- reductions -------------------------------------------------------------------
+    def sum(self, dim: int | Sequence[int] | None = None, keepdim: bool = False):
+        return _ops.Sum.apply(self, dim=_dims(dim, self.ndim), keepdim=keepdim)
+
+    def mean(self, dim: int | Sequence[int] | None = None, keepdim: bool = False):
+        dims = _dims(dim, self.ndim)
+        count = int(np.prod([self.shape[d] for d in dims])) if dims else 1
+        return self.sum(dim, keepdim) * (1.0 / count)
+
+    def max(self, dim: int | None = None, keepdim: bool = False):
+        """Largest value; with ``dim``, a ``(values, indices)`` pair as in torch."""
+        if dim is None:
+            return _ops.Max.apply(self, dim=None, keepdim=False)[0]
+        return _ops.Max.apply(self, dim=dim % self.ndim, keepdim=keepdim)
+
+    def argmax(self, dim: int | None = None, keepdim: bool = False):
+        if dim is None:
+            return Tensor(np.asarray(self.data.argmax()))
+        return Tensor(self.data.argmax(axis=dim, keepdims=keepdim))
+
+    # --- shape ------------------------------------------------------------------------
+    def reshape(self, *shape):
+        shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+        return _ops.Reshape.apply(self, shape=shape)
+
+    view = reshape
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1):
+        s, e = start_dim % max(self.ndim, 1), end_dim % max(self.ndim, 1)
+        if self.ndim == 0:
+            return self.reshape(1)
+        return self.reshape(*self.shape[:s], -1, *self.shape[e + 1:])
+
+    def permute(self, *dims):
+        dims = tuple(dims[0]) if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else dims
+        return _ops.Permute.apply(self, dims=tuple(d % self.ndim for d in dims))
+
+    def transpose(self, dim0: int, dim1: int):
+        dims = list(range(self.ndim))
+        dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
+        return self.permute(*dims)
+
+    @property
+    def T(self):
+        return self.permute(*reversed(range(self.ndim)))
+
+    def unsqueeze(self, dim: int):
+        dim = dim % (self.ndim + 1)
+        return self.reshape(*self.shape[:dim], 1, *self.shape[dim:])
+
+    def squeeze(self, dim: int | None = None):
+        if dim is None:
+            return self.reshape(*(s for s in self.shape if s != 1))
+        dim = dim % self.ndim
+        if self.shape[dim] != 1:
+            return self
+        return self.reshape(*self.shape[:dim], *self.shape[dim + 1:])
+
+
+def _raw(x: Any) -> Any:
+    return x.data if isinstance(x, Tensor) else x
+
+
+def _wrap(x: Any, like: Tensor) -> Tensor:
+    """Turn a Python or NumPy scalar/array operand into a tensor of ``like``'s dtype."""
+    if isinstance(x, Tensor):
+        return x
+    arr = np.asarray(x)
+    if arr.dtype.kind in "biuf" and like.dtype.kind == "f":
+        arr = arr.astype(like.dtype, copy=False)
+    return Tensor(arr)
+
+
+def _unwrap_index(index: Any) -> Any:
+    if isinstance(index, tuple):
+        return tuple(_raw(i) for i in index)
+    return _raw(index)
+
+
+def _dims(dim: int | Iterable[int] | None, ndim: int) -> tuple[int, ...]:
+    if dim is None:
+        return tuple(range(ndim))
+    if isinstance(dim, int):
+        dim = (dim,)
+    return tuple(sorted(d % ndim for d in dim))
+
+
+def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
+    """Build a tensor, as ``torch.tensor``."""
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+
+
+# The elementary ops live beside the other ops in ``cnnlab.functional``; Tensor's
+# operators are only sugar for them, as torch.Tensor's methods are for torch's functions.
+from cnnlab.functional import basic as _ops  # noqa: E402

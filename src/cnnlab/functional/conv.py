@@ -3,8 +3,8 @@
 The lecture's picture: a filter slides over the (padded) image, and each output pixel is
 the dot product of the filter with the patch under it. Here that is im2col + GEMM: the
 patches of a chunk of images are copied side by side (``cols``, shape
-``(n, C, KH, KW, OH, OW)``) and one matrix product with the flattened filters gives all
-output pixels at once. Chunks bound the extra memory (``parallel.CHUNK_BYTES``).
+``(C, KH, KW, n, OH, OW)``) and one matrix product per group with the flattened filters
+gives all output pixels of the chunk at once. Chunks bound the extra memory (``parallel.CHUNK_BYTES``).
 
 Three kernels cover everything, each a few lines:
 
@@ -52,6 +52,25 @@ def _patches(xp: np.ndarray, KH: int, KW: int, OH: int, OW: int, stride: IntPair
     )
 
 
+def _gather(patches: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    """Copy the patches of images lo..hi into a scratch buffer, batch axis inside: (C, KH, KW, n, OH, OW).
+
+    Putting the batch next to the pixels makes one GEMM per group cover the whole chunk.
+    """
+    N, C, KH, KW, OH, OW = patches.shape
+    cols = scratch((C, KH, KW, hi - lo, OH, OW), patches.dtype)
+    np.copyto(cols, patches[lo:hi].transpose(1, 2, 3, 0, 4, 5))
+    return cols
+
+
+def _channels_first(a: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    """Images lo..hi of (N, C, H, W) as a scratch (C, n, H*W) copy, for the GEMMs of one chunk."""
+    N, C, H, W = a.shape
+    out = scratch((C, hi - lo, H * W), a.dtype, slot=1)
+    np.copyto(out, a[lo:hi].reshape(hi - lo, C, H * W).transpose(1, 0, 2))
+    return out
+
+
 def _conv(x, w, bias, stride: IntPair, pads: Pads, dilation: IntPair, groups: int) -> np.ndarray:
     """y[n, o] = sum over (c, kh, kw) of w[o, c, kh, kw] * xpad[n, c, oh*s + kh*d, ow*s + kw*d]."""
     N, C, H, W = x.shape
@@ -66,12 +85,12 @@ def _conv(x, w, bias, stride: IntPair, pads: Pads, dilation: IntPair, groups: in
 
     def work(lo: int, hi: int) -> None:
         n = hi - lo
-        cols = scratch((n, C, KH, KW, OH, OW), x.dtype)
-        np.copyto(cols, patches[lo:hi])
-        out = y[lo:hi].reshape(n, G, O // G, L)  # a view into y: the GEMM writes in place
-        np.matmul(wg, cols.reshape(n, G, K, L), out=out)
+        cols = _gather(patches, lo, hi).reshape(G, K, n * L)
+        out = scratch((G, O // G, n * L), x.dtype, slot=1)
+        np.matmul(wg, cols, out=out)
         if bias is not None:
             out += bias.reshape(G, O // G, 1)
+        y[lo:hi] = out.reshape(O, n, OH, OW).transpose(1, 0, 2, 3)  # (n, O, OH, OW)
 
     run_chunks(N, C * KH * KW * L * x.itemsize, work)
     return y
@@ -81,6 +100,12 @@ def _conv_adjoint(y, w, stride: IntPair, pads: Pads, dilation: IntPair, groups: 
     """x = A^T y for the convolution A above: GEMM with the transposed filters, then col2im.
 
     ``in_hw`` is the spatial size of x; positions no window reaches get zero.
+
+    col2im adds each kernel tap's patch back where it was read from. To make those adds
+    long contiguous runs, the padded result is kept split into its ``sh x sw`` stride
+    phases (tap (kh, kw) only touches phase (kh*dh % sh, kw*dw % sw), shifted by
+    (kh*dh // sh, kw*dw // sw)), and rows are computed "wide": ``Wq`` columns instead of
+    ``OW``, the extra ones fed zeros so that what they add is zero.
     """
     N, O, OH, OW = y.shape
     _, Cg, KH, KW = w.shape
@@ -88,24 +113,34 @@ def _conv_adjoint(y, w, stride: IntPair, pads: Pads, dilation: IntPair, groups: 
     C = Cg * G
     (pt, pb), (pl, pr) = pads
     H, W = in_hw
-    K, L = Cg * KH * KW, OH * OW
-    xp = np.zeros((N, C, H + pt + pb, W + pl + pr), y.dtype)
-    wt = w.reshape(G, O // G, K).transpose(0, 2, 1)  # (G, Cg*KH*KW, O/G)
     (sh, sw), (dh, dw) = stride, dilation
+    K = Cg * KH * KW
+    Wq = -(-(W + pl + pr) // sw)  # columns of one phase plane
+    Hq = max(-(-(H + pt + pb) // sh), (KH - 1) * dh // sh + OH + 1)  # + a spare row for the wide runs
+    Lw = OH * Wq
+    wt = w.reshape(G, O // G, K).transpose(0, 2, 1)  # (G, Cg*KH*KW, O/G)
+    x = np.empty((N, C, H, W), y.dtype)
 
     def work(lo: int, hi: int) -> None:
         n = hi - lo
-        cols = scratch((n, G, K, L), y.dtype)
-        np.matmul(wt, y[lo:hi].reshape(n, G, O // G, L), out=cols)
-        cols = cols.reshape(n, C, KH, KW, OH, OW)
-        for kh in range(KH):  # col2im: every patch adds back into the place it came from
+        g = scratch((O, n, OH, Wq), y.dtype, slot=1)
+        g[..., OW:] = 0
+        g[..., :OW] = y[lo:hi].transpose(1, 0, 2, 3)  # (O, n, OH, OW), wide with zero columns
+        cols = scratch((G, K, n * Lw), y.dtype)
+        np.matmul(wt, g.reshape(G, O // G, n * Lw), out=cols)
+        cols = cols.reshape(C, KH, KW, n, Lw)
+        planes = scratch((C, n, sh, sw, Hq * Wq), y.dtype, slot=2)
+        planes[...] = 0
+        for kh in range(KH):
             for kw in range(KW):
-                xp[lo:hi, :, kh * dh:kh * dh + sh * (OH - 1) + 1:sh, kw * dw:kw * dw + sw * (OW - 1) + 1:sw] += cols[:, :, kh, kw]
+                start = (kh * dh // sh) * Wq + kw * dw // sw
+                planes[:, :, kh * dh % sh, kw * dw % sw, start:start + Lw] += cols[:, kh, kw]
+        # interleave the phases back into rows and columns: (C, n, Hq*sh, Wq*sw), then crop the padding
+        full = planes.reshape(C, n, sh, sw, Hq, Wq).transpose(0, 1, 4, 2, 5, 3).reshape(C, n, Hq * sh, Wq * sw)
+        x[lo:hi] = full[:, :, pt:pt + H, pl:pl + W].transpose(1, 0, 2, 3)
 
-    run_chunks(N, C * KH * KW * L * y.itemsize, work)
-    if pt or pb or pl or pr:
-        return np.ascontiguousarray(xp[:, :, pt:pt + H, pl:pl + W])
-    return xp
+    run_chunks(N, (C * KH * KW + O) * Lw * y.itemsize, work)
+    return x
 
 
 def _conv_weight_grad(x, gy, w_shape, stride: IntPair, pads: Pads, dilation: IntPair, groups: int) -> np.ndarray:
@@ -119,11 +154,9 @@ def _conv_weight_grad(x, gy, w_shape, stride: IntPair, pads: Pads, dilation: Int
 
     def work(lo: int, hi: int) -> np.ndarray:
         n = hi - lo
-        cols = scratch((n, C, KH, KW, OH, OW), x.dtype)
-        np.copyto(cols, patches[lo:hi])
-        cols = cols.reshape(n, G, K, L)
-        g = gy[lo:hi].reshape(n, G, O // G, L)
-        return np.matmul(g, cols.swapaxes(-1, -2)).sum(axis=0)  # (G, O/G, K)
+        cols = _gather(patches, lo, hi).reshape(G, K, n * L)
+        g = _channels_first(gy, lo, hi).reshape(G, O // G, n * L)
+        return np.matmul(g, cols.swapaxes(-1, -2))  # (G, O/G, K)
 
     return sum(run_chunks(N, C * KH * KW * L * x.itemsize, work)).reshape(w_shape)
 

@@ -1,0 +1,372 @@
+"""Activation functions and softmax, each a ``Function`` with its gradient beside it.
+
+The lecture's non-linearities: ReLU (and its leaky and exponential cousins), GELU, the
+sigmoid and tanh of classic networks, and softmax, which turns a row of scores into a
+probability distribution. Gradients follow PyTorch's formulas, including the value at
+the kink: ``relu'(0) = 0`` and ``leaky_relu'(0) = negative_slope``.
+
+GELU needs ``erf``, which NumPy lacks; ``_erf`` computes it to a few ulps from a power
+series near zero and a continued fraction further out, so the package needs no SciPy.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any
+
+import numpy as np
+
+from cnnlab.tensor import Function, Tensor
+
+
+def _check_float(op: str, t: Any, name: str = "input") -> None:
+    """The one input check of the functional ops: a floating point Tensor."""
+    if not isinstance(t, Tensor):
+        raise TypeError(f"{op}: {name} must be a Tensor (got {type(t).__name__})")
+    if t.dtype.kind != "f":
+        raise TypeError(f"{op}: expected a floating point {name} (got {t.dtype})")
+
+
+def _check_dim(op: str, dim: Any, ndim: int) -> int:
+    """Normalise ``dim`` to ``[0, ndim)``; a 0-D tensor accepts 0 and -1, as in torch."""
+    if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool):
+        raise TypeError(f"{op}: dim must be an int (got {type(dim).__name__})")
+    n = max(ndim, 1)
+    if not -n <= dim < n:
+        raise ValueError(f"{op}: dim {dim} is out of range for a {ndim}-D input (expected {-n} to {n - 1})")
+    return int(dim) % n
+
+
+# --- erf -----------------------------------------------------------------------------------
+_SQRT_PI = math.sqrt(math.pi)
+_ERF_SPLIT = 2.0  # the series serves |x| below this, the continued fraction above
+_ERF_ONE = {np.dtype(np.float64): (6.0, 40), np.dtype(np.float32): (4.0, 10)}  # (erf is +-1 beyond, CF terms)
+
+
+def _erf(x: np.ndarray) -> np.ndarray:
+    """The error function, elementwise, to within a few ulps of float32 or float64.
+
+    For ``|x| < 2`` the power series with all-positive terms (Abramowitz & Stegun 7.1.6)
+    ``erf x = 2/sqrt(pi) * x * exp(-x^2) * sum_n (2x^2)^n / (1*3*...*(2n+1))``, summed by
+    Horner with just enough terms for the largest ``|x|`` present; above, ``1 - erfc x``
+    with erfc from its continued fraction (A&S 7.1.14), evaluated from the tail up;
+    beyond 6 (float32: 4) erf is +-1 to the last bit. NaN stays NaN.
+    """
+    if x.dtype not in _ERF_ONE:  # half precision: compute in float32, round at the end
+        return _erf(x.astype(np.float32)).astype(x.dtype)
+    one_beyond, cf_terms = _ERF_ONE[x.dtype]
+    eps = float(np.finfo(x.dtype).eps)
+    out = np.empty_like(x)
+    ax = np.abs(x)
+    near, far = ax < _ERF_SPLIT, ax >= one_beyond
+    mid = ~(near | far)  # NaN lands here and propagates
+
+    xs = x[near]
+    y = 2 * xs * xs
+    ymax = float(y.max(initial=0.0))
+    coef, term = [1.0], 1.0  # coef[n] = 1 / (1*3*...*(2n+1)); stop once y^n coef[n] < eps/4 (the sum is >= 1)
+    while term > eps / 4:
+        coef.append(coef[-1] / (2 * len(coef) + 1))
+        term = coef[-1] * ymax ** (len(coef) - 1)
+    acc = np.full_like(xs, coef[-1])
+    for c in reversed(coef[:-1]):
+        acc *= y
+        acc += c
+    out[near] = xs * np.exp(-0.5 * y) * acc * (2 / _SQRT_PI)
+
+    z = ax[mid]
+    f = z.copy()
+    for k in range(cf_terms, 0, -1):  # z + (1/2)/(z + 1/(z + (3/2)/(z + ...)))
+        f = z + (0.5 * k) / f
+    out[mid] = np.copysign(1 - np.exp(-z * z) / (_SQRT_PI * f), x[mid])
+    out[far] = np.copysign(1.0, x[far])
+    return out
+
+
+# --- ReLU family ---------------------------------------------------------------------------
+class ReLU(Function):
+    def forward(self, x):
+        out = np.maximum(x, 0)
+        if self.needs_input_grad[0]:
+            self.keep = ~(out <= 0)  # torch's threshold_backward: zero where the output is <= 0 (NaN passes)
+        return out
+
+    def backward(self, g):
+        return np.where(self.keep, g, 0)
+
+
+class LeakyReLU(Function):
+    def forward(self, x, negative_slope: float):
+        self.slope = negative_slope
+        self.pos = x > 0
+        return np.where(self.pos, x, x * negative_slope)
+
+    def backward(self, g):
+        return np.where(self.pos, g, g * self.slope)
+
+
+class ELU(Function):
+    def forward(self, x, alpha: float):
+        self.alpha, self.pos = alpha, x > 0
+        self.neg = np.minimum(x, 0)  # the exponential only where it is used, so large x cannot overflow
+        return np.where(self.pos, x, alpha * np.expm1(self.neg))
+
+    def backward(self, g):
+        # x <= 0 takes the exponential branch, so elu'(0) = alpha, as torch
+        return np.where(self.pos, g, g * self.alpha * np.exp(self.neg))
+
+
+# --- smooth activations --------------------------------------------------------------------
+_SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
+_GELU_KAPPA = 0.044715
+
+
+class GELU(Function):
+    """x * Phi(x): exactly with erf, or with PyTorch's tanh approximation."""
+
+    def forward(self, x, approximate: str):
+        self.x, self.approximate = x, approximate
+        if approximate == "tanh":
+            self.t = np.tanh(_SQRT_2_OVER_PI * (x + _GELU_KAPPA * (x * x * x)))
+            return 0.5 * x * (1 + self.t)
+        self.cdf = 0.5 * (1 + _erf(x * math.sqrt(0.5)))
+        return x * self.cdf
+
+    def backward(self, g):
+        x = self.x
+        if self.approximate == "tanh":
+            inner_grad = _SQRT_2_OVER_PI * (1 + 3 * _GELU_KAPPA * (x * x))
+            return g * (0.5 * (1 + self.t) + 0.5 * x * (1 - self.t * self.t) * inner_grad)
+        pdf = np.exp(-0.5 * (x * x)) * (1 / math.sqrt(2 * math.pi))
+        return g * (self.cdf + x * pdf)
+
+
+class Sigmoid(Function):
+    def forward(self, x):
+        e = np.exp(-np.abs(x))  # never overflows: exp of a non-positive number
+        r = 1 / (1 + e)
+        self.out = np.where(x >= 0, r, e * r)  # e / (1 + e) keeps full relative precision for x << 0
+        return self.out
+
+    def backward(self, g):
+        return g * (1 - self.out) * self.out
+
+
+class Tanh(Function):
+    def forward(self, x):
+        self.out = np.tanh(x)
+        return self.out
+
+    def backward(self, g):
+        return g * (1 - self.out * self.out)
+
+
+# --- softmax -------------------------------------------------------------------------------
+def _shifted(x: np.ndarray, dim: int) -> np.ndarray:
+    """x minus its maximum along dim, so that exp cannot overflow (empty slices allowed)."""
+    return x - x.max(axis=dim, keepdims=True, initial=-np.inf)
+
+
+class Softmax(Function):
+    def forward(self, x, dim: int):
+        self.dim = dim
+        e = np.exp(_shifted(x, dim))
+        self.out = e / e.sum(axis=dim, keepdims=True)
+        return self.out
+
+    def backward(self, g):
+        y = self.out
+        return y * (g - (g * y).sum(axis=self.dim, keepdims=True))
+
+
+class LogSoftmax(Function):
+    def forward(self, x, dim: int):
+        self.dim = dim
+        z = _shifted(x, dim)
+        with np.errstate(divide="ignore"):  # log(0) only for an empty slice
+            self.out = z - np.log(np.exp(z).sum(axis=dim, keepdims=True))
+        return self.out
+
+    def backward(self, g):
+        return g - np.exp(self.out) * g.sum(axis=self.dim, keepdims=True)
+
+
+# --- the public functions ------------------------------------------------------------------
+def relu(input: Tensor, inplace: bool = False) -> Tensor:
+    """Rectified linear unit, ``max(x, 0)``; the gradient at 0 is 0, as in PyTorch.
+
+    Integer tensors are accepted (without gradient), as ``torch.relu`` does.
+
+    Args:
+        input: a tensor of any shape.
+        inplace: accepted for PyTorch compatibility; the result is always a new tensor
+            (cnnlab keeps no version counters, so writing over an array that an earlier op
+            saved for backward would silently corrupt its gradient).
+
+    Shape:
+        Output: the shape of ``input``.
+
+    Example:
+        >>> relu(Tensor([-1.0, 0.0, 2.0])).tolist()
+        [0.0, 0.0, 2.0]
+    """
+    if not isinstance(input, Tensor):
+        raise TypeError(f"relu: input must be a Tensor (got {type(input).__name__})")
+    if input.dtype.kind not in "fiu":
+        raise TypeError(f"relu: expected a floating point or integer input (got {input.dtype})")
+    return ReLU.apply(input)
+
+
+def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    """``x`` where ``x > 0``, else ``negative_slope * x``; the gradient at 0 is ``negative_slope``.
+
+    Args:
+        input: a floating point tensor of any shape.
+        negative_slope: the slope for negative inputs.
+        inplace: accepted for PyTorch compatibility; the result is always a new tensor.
+
+    Shape:
+        Output: the shape of ``input``.
+
+    Example:
+        >>> leaky_relu(Tensor([-2.0, 3.0]), 0.5).tolist()
+        [-1.0, 3.0]
+    """
+    _check_float("leaky_relu", input)
+    return LeakyReLU.apply(input, negative_slope=float(negative_slope))
+
+
+def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """Exponential linear unit: ``x`` where ``x > 0``, else ``alpha * (exp(x) - 1)``.
+
+    Args:
+        input: a floating point tensor of any shape.
+        alpha: the value the negative side saturates to is ``-alpha``.
+        inplace: accepted for PyTorch compatibility; the result is always a new tensor.
+
+    Shape:
+        Output: the shape of ``input``.
+
+    Example:
+        >>> round(elu(Tensor([-1.0, 2.0])).tolist()[0], 4)
+        -0.6321
+    """
+    _check_float("elu", input)
+    return ELU.apply(input, alpha=float(alpha))
+
+
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:
+    """Gaussian error linear unit, ``x * Phi(x)`` with ``Phi`` the standard normal CDF.
+
+    Args:
+        input: a floating point tensor of any shape.
+        approximate: ``'none'`` for the exact ``Phi(x) = (1 + erf(x / sqrt(2))) / 2``, or
+            ``'tanh'`` for ``(1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3))) / 2``.
+
+    Shape:
+        Output: the shape of ``input``.
+
+    Example:
+        >>> round(gelu(Tensor(np.array([1.0]))).item(), 6)
+        0.841345
+    """
+    _check_float("gelu", input)
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh' (got {approximate!r})")
+    return GELU.apply(input, approximate=approximate)
+
+
+def sigmoid(input: Tensor) -> Tensor:
+    """The logistic function ``1 / (1 + exp(-x))``, computed without overflow.
+
+    Args:
+        input: a floating point tensor of any shape.
+
+    Shape:
+        Output: the shape of ``input``.
+
+    Example:
+        >>> sigmoid(Tensor([0.0])).tolist()
+        [0.5]
+    """
+    _check_float("sigmoid", input)
+    return Sigmoid.apply(input)
+
+
+def tanh(input: Tensor) -> Tensor:
+    """The hyperbolic tangent; its gradient is ``1 - tanh(x)^2``.
+
+    Args:
+        input: a floating point tensor of any shape.
+
+    Shape:
+        Output: the shape of ``input``.
+
+    Example:
+        >>> tanh(Tensor([0.0])).tolist()
+        [0.0]
+    """
+    _check_float("tanh", input)
+    return Tanh.apply(input)
+
+
+def _softmax_args(op: str, input: Tensor, dim: int | None, dtype: Any) -> tuple[Tensor, int]:
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{op}: input must be a Tensor (got {type(input).__name__})")
+    if dtype is not None:
+        if np.dtype(dtype).kind != "f":
+            raise TypeError(f"{op}: dtype must be a floating point type (got {np.dtype(dtype)})")
+        input = input.to(dtype)
+    _check_float(op, input)
+    if dim is None:  # torch's deprecated implicit choice
+        dim = 0 if input.ndim in (0, 1, 3) else 1
+        warnings.warn(f"Implicit dimension choice for {op} has been deprecated. "
+                      f"Change the call to include dim=X as an argument.", stacklevel=3)
+    return input, _check_dim(op, dim, input.ndim)
+
+
+def softmax(input: Tensor, dim: int | None = None, *, dtype: Any = None) -> Tensor:
+    """``exp(x) / sum(exp(x))`` along ``dim``: each slice becomes a probability distribution.
+
+    The maximum of each slice is subtracted first, so large scores cannot overflow.
+
+    Args:
+        input: a floating point tensor.
+        dim: the axis that sums to one (omitting it is deprecated, as in PyTorch).
+        dtype: if given, the input is cast to this floating point type first.
+
+    Shape:
+        Output: the shape of ``input``.
+
+    Example:
+        >>> softmax(Tensor([[0.0, 0.0]]), dim=1).tolist()
+        [[0.5, 0.5]]
+    """
+    input, dim = _softmax_args("softmax", input, dim, dtype)
+    if input.ndim == 0:
+        return softmax(input.reshape(1), 0).reshape(())
+    return Softmax.apply(input, dim=dim)
+
+
+def log_softmax(input: Tensor, dim: int | None = None, *, dtype: Any = None) -> Tensor:
+    """``log(softmax(x))`` along ``dim``, computed as ``x - max - log(sum(exp(x - max)))``.
+
+    More accurate than taking the log of ``softmax``: tiny probabilities do not round to 0.
+
+    Args:
+        input: a floating point tensor.
+        dim: the axis to normalise over.
+        dtype: if given, the input is cast to this floating point type first.
+
+    Shape:
+        Output: the shape of ``input``.
+
+    Example:
+        >>> round(log_softmax(Tensor([[0.0, 0.0]]), dim=1).tolist()[0][0], 4)
+        -0.6931
+    """
+    input, dim = _softmax_args("log_softmax", input, dim, dtype)
+    if input.ndim == 0:
+        return log_softmax(input.reshape(1), 0).reshape(())
+    return LogSoftmax.apply(input, dim=dim)

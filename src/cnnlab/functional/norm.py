@@ -1,0 +1,132 @@
+"""Batch normalisation, forward and closed-form backward.
+
+Each channel is normalised by a mean and variance taken over the batch and every spatial
+position, then scaled and shifted by the learnable ``weight`` and ``bias``:
+``y = (x - mean) / sqrt(var + eps) * weight + bias``. Training uses the batch's own
+statistics and folds them into the running averages; evaluation uses the running ones.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cnnlab.functional.activation import _check_float
+from cnnlab.tensor import Function, Tensor
+
+
+class BatchNorm(Function):
+    """Normalise axis 1 of ``(N, C, *)``; the statistics are per channel."""
+
+    def forward(self, x, weight, bias, running_mean, running_var, training: bool, momentum: float, eps: float):
+        C = x.shape[1]
+        axes = (0, *range(2, x.ndim))  # every axis except the channels
+        bshape = (1, C) + (1,) * (x.ndim - 2)  # (1, C, 1, ...) broadcasts a per-channel vector
+        if training:  # per-channel sums accumulate in float64, as torch's CPU kernel does
+            M = x.size // C
+            mean = x.mean(axis=axes, dtype=np.float64)  # (C,)
+            xc = x - mean.astype(x.dtype).reshape(bshape)
+            var_sum = (xc * xc).sum(axis=axes, dtype=np.float64)  # (C,)
+            var = (var_sum / M).astype(x.dtype)  # biased: the normalisation uses it
+            if running_mean is not None:
+                running_mean *= 1 - momentum
+                running_mean += momentum * mean
+            if running_var is not None:  # the running average gets the unbiased variance, as torch
+                running_var *= 1 - momentum
+                running_var += momentum * (var_sum / (M - 1))
+        else:
+            xc = x - running_mean.astype(x.dtype).reshape(bshape)
+            var = running_var.astype(x.dtype)
+        self.training, self.axes, self.bshape = training, axes, bshape
+        self.invstd = 1 / np.sqrt(var + eps)  # (C,)
+        self.xc, self.weight = xc, weight
+        scale = self.invstd if weight is None else self.invstd * weight
+        out = xc * scale.reshape(bshape)
+        if bias is not None:
+            out += bias.reshape(bshape)
+        return out
+
+    def backward(self, g):
+        axes, bshape, invstd, xc = self.axes, self.bshape, self.invstd, self.xc
+        needs = self.needs_input_grad
+        gx = gw = gb = None
+        sum_g = g.sum(axis=axes, dtype=np.float64).astype(g.dtype)  # (C,)
+        dot = (g * xc).sum(axis=axes, dtype=np.float64).astype(g.dtype)  # (C,): sum of g * (x - mean)
+        if needs[0]:
+            scale = invstd if self.weight is None else invstd * self.weight
+            if self.training:
+                # d/dx of (x - mean) * invstd through the batch's own mean and variance:
+                # (g - mean(g) - (x - mean) * invstd^2 * mean(g * (x - mean))) * invstd * weight
+                M = g.size // g.shape[1]
+                k = dot * invstd * invstd / M
+                gx = (g - (sum_g / M).reshape(bshape) - xc * k.reshape(bshape)) * scale.reshape(bshape)
+            else:
+                gx = g * scale.reshape(bshape)
+        if len(needs) > 1 and needs[1]:
+            gw = dot * invstd
+        if len(needs) > 2 and needs[2]:
+            gb = sum_g
+        return gx, gw, gb
+
+
+def batch_norm(
+    input: Tensor,
+    running_mean: Tensor | None,
+    running_var: Tensor | None,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    training: bool = False,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Batch normalisation over axis 1 of ``(N, C)``, ``(N, C, L)`` or ``(N, C, H, W)``.
+
+    In training the batch's mean and biased variance normalise the input, and the running
+    statistics, when given, are updated in place:
+    ``running = (1 - momentum) * running + momentum * batch`` with the unbiased variance,
+    as in PyTorch. In evaluation the running statistics normalise the input.
+
+    Args:
+        input: ``(N, C, *)``.
+        running_mean, running_var: ``(C,)`` tensors, updated in place (their ``.data``)
+            during training; may be None in training, required in evaluation.
+        weight, bias: optional ``(C,)`` scale (gamma) and shift (beta).
+        training: use batch statistics (and update the running ones).
+        momentum: the weight of the new batch in the running averages.
+        eps: added to the variance before the square root.
+
+    Shape:
+        Output: the shape of ``input``.
+
+    Example:
+        >>> x = Tensor(np.array([[1.0], [3.0]]))
+        >>> rm, rv = Tensor(np.zeros(1)), Tensor(np.ones(1))
+        >>> np.round(batch_norm(x, rm, rv, training=True).numpy(), 3).tolist()
+        [[-1.0], [1.0]]
+        >>> rm.tolist(), rv.tolist()
+        ([0.2], [1.1])
+    """
+    op = "batch_norm"
+    _check_float(op, input)
+    if input.ndim < 2:
+        raise ValueError(f"{op}: expected an input of at least 2 dimensions (N, C, *) (got shape {input.shape})")
+    C = input.shape[1]
+    for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight), ("bias", bias)):
+        if t is None:
+            continue
+        _check_float(op, t, name)
+        if t.shape != (C,):
+            raise ValueError(f"{op}: {name} must have shape ({C},) for an input with {C} channels (got {t.shape})")
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and t.dtype != input.dtype:
+            raise TypeError(f"{op}: {name} must have the input's dtype {input.dtype} (got {t.dtype})")
+    if training:
+        if input.numel() // max(C, 1) <= 1:
+            raise ValueError(f"{op}: expected more than 1 value per channel when training (got input shape {input.shape})")
+    elif running_mean is None or running_var is None:
+        raise ValueError(f"{op}: running_mean and running_var are required in evaluation mode (training=False)")
+    if eps < 0 or (training and eps == 0):  # a zero variance would divide by zero
+        raise ValueError(f"{op}: eps must be {'positive in training' if training else 'non-negative'} (got {eps})")
+    return BatchNorm.apply(input, weight, bias,
+                           running_mean=None if running_mean is None else running_mean.data,
+                           running_var=None if running_var is None else running_var.data,
+                           training=bool(training), momentum=float(momentum), eps=float(eps))

@@ -1,0 +1,589 @@
+"""``Module`` and ``Parameter``, and the containers ``Sequential``, ``ModuleList``, ``ModuleDict``.
+
+A ``Module`` keeps three ordered registries, filled by plain attribute assignment as in
+PyTorch: ``_parameters`` (``Parameter`` values), ``_buffers`` (state that is saved but
+not trained, such as BatchNorm's running statistics) and ``_modules`` (sub-modules).
+Every traversal (``named_parameters``, ``state_dict``, ``train``, ``to``...) walks these
+registries, so names such as ``features.0.weight`` come out exactly as PyTorch's.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections import OrderedDict
+from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple
+
+import numpy as np
+
+from cnnlab.tensor import Tensor
+
+
+class Parameter(Tensor):
+    """A tensor that is a trainable weight of a module: it requires grad by default.
+
+    Assigning a ``Parameter`` to a ``Module`` attribute registers it, so it shows up in
+    ``parameters()`` and ``state_dict()``. Like ``torch.nn.Parameter`` it shares the
+    array it is built from.
+
+    Example:
+        >>> w = Parameter(np.zeros((2, 3), np.float32))
+        >>> w.requires_grad, w.shape
+        (True, (2, 3))
+    """
+
+    def __init__(self, data: Any = None, requires_grad: bool = True) -> None:
+        super().__init__(np.empty(0, np.float32) if data is None else data)
+        self.requires_grad_(requires_grad)
+
+    def __repr__(self) -> str:
+        return "Parameter containing:\n" + super().__repr__()
+
+
+class IncompatibleKeys(NamedTuple):
+    """What ``load_state_dict`` returns: keys the module had but the dict lacked, and the reverse."""
+
+    missing_keys: list[str]
+    unexpected_keys: list[str]
+
+
+class RemovableHandle:
+    """Returned by ``register_forward_hook``; ``remove()`` unregisters the hook."""
+
+    _next_id = 0
+
+    def __init__(self, hooks: dict) -> None:
+        self.hooks, self.id = hooks, RemovableHandle._next_id
+        RemovableHandle._next_id += 1
+
+    def remove(self) -> None:
+        self.hooks.pop(self.id, None)
+
+
+def _addindent(s: str, spaces: int) -> str:
+    """Indent every line but the first (PyTorch's helper for nested reprs)."""
+    first, *rest = s.split("\n")
+    if not rest:
+        return s
+    return "\n".join([first] + [" " * spaces + line if line.strip() else "" for line in rest])
+
+
+def _float_dtype(dtype: Any, op: str) -> np.dtype:
+    """A layer's parameter dtype: float32 unless asked otherwise, and floating point only."""
+    dt = np.dtype(np.float32 if dtype is None else dtype)
+    if dt.kind != "f":
+        raise TypeError(f"{op}: dtype must be a floating point type (got {dt})")
+    return dt
+
+
+def _to_array(value: Any) -> np.ndarray:
+    """The array behind a Tensor, a NumPy array or anything with ``.numpy()`` (a torch tensor)."""
+    if isinstance(value, Tensor):
+        return value.data
+    if not isinstance(value, np.ndarray) and hasattr(value, "numpy"):
+        value = value.detach().numpy() if hasattr(value, "detach") else value.numpy()
+    return np.asarray(value)
+
+
+class Module:
+    """Base class of every layer and model, as ``torch.nn.Module``.
+
+    Subclasses call ``super().__init__()``, assign parameters, buffers and sub-modules
+    as attributes, and implement ``forward``; calling the module runs ``forward``.
+
+    Example:
+        >>> class Affine(Module):
+        ...     def __init__(self):
+        ...         super().__init__()
+        ...         self.scale = Parameter(np.ones(3, np.float32))
+        ...         self.register_buffer("shift", Tensor(np.zeros(3, np.float32)))
+        ...     def forward(self, x):
+        ...         return x * self.scale + self.shift
+        >>> list(Affine().state_dict())
+        ['scale', 'shift']
+        >>> Affine()(Tensor([1.0, 2.0, 3.0])).tolist()
+        [1.0, 2.0, 3.0]
+    """
+
+    training: bool
+
+    def __init__(self) -> None:
+        d = self.__dict__  # bypass __setattr__, which relies on these registries
+        d["training"] = True
+        d["_parameters"] = OrderedDict()
+        d["_buffers"] = OrderedDict()
+        d["_non_persistent_buffers"] = set()
+        d["_modules"] = OrderedDict()
+        d["_forward_hooks"] = OrderedDict()
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        out = self.forward(*args, **kwargs)
+        for hook in list(self._forward_hooks.values()):
+            result = hook(self, args, out)
+            if result is not None:
+                out = result
+        return out
+
+    def register_forward_hook(self, hook: Callable[["Module", tuple, Any], Any]) -> RemovableHandle:
+        """Call ``hook(module, inputs, output)`` after every forward; a non-None result replaces the output."""
+        handle = RemovableHandle(self._forward_hooks)
+        self._forward_hooks[handle.id] = hook
+        return handle
+
+    # --- registration -------------------------------------------------------------------
+    def _check_name(self, name: Any, kind: str) -> None:
+        if "_parameters" not in self.__dict__:
+            raise AttributeError(f"cannot assign {kind} before Module.__init__() call")
+        if not isinstance(name, str):
+            raise TypeError(f"{kind} name should be a string (got {type(name).__name__})")
+        if not name or "." in name:
+            raise KeyError(f'{kind} name must be non-empty and contain no "." (got {name!r})')
+
+    def register_parameter(self, name: str, param: Parameter | None) -> None:
+        """Add a parameter (or a ``None`` placeholder, as a Linear without bias has)."""
+        self._check_name(name, "parameter")
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(f"cannot assign '{type(param).__name__}' as parameter '{name}' (Parameter or None expected)")
+        self._discard(name, self._parameters)
+        self._parameters[name] = param
+
+    def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
+        """Add a buffer: state saved in ``state_dict`` (unless not persistent) but not trained."""
+        self._check_name(name, "buffer")
+        if tensor is not None and not isinstance(tensor, Tensor):
+            raise TypeError(f"cannot assign '{type(tensor).__name__}' as buffer '{name}' (Tensor or None expected)")
+        self._discard(name, self._buffers)
+        self._buffers[name] = tensor
+        if not persistent:
+            self._non_persistent_buffers.add(name)
+
+    def add_module(self, name: str, module: "Module | None") -> None:
+        """Add a sub-module under ``name`` (which may be any string without a dot, such as ``"0"``)."""
+        self._check_name(name, "module")
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"{type(module).__name__} is not a Module subclass")
+        self._discard(name, self._modules)
+        self._modules[name] = module
+
+    register_module = add_module
+
+    def _discard(self, name: str, keep: dict) -> None:
+        """Forget ``name`` everywhere but in ``keep`` (where it keeps its place), so one name lives in one registry."""
+        self.__dict__.pop(name, None)
+        for registry in (self._parameters, self._buffers, self._modules):
+            if registry is not keep:
+                registry.pop(name, None)
+        self._non_persistent_buffers.discard(name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        params = self.__dict__.get("_parameters")
+        if isinstance(value, Parameter):
+            self.register_parameter(name, value)
+        elif params is not None and name in params:
+            if value is not None:
+                raise TypeError(f"cannot assign '{type(value).__name__}' as parameter '{name}' (Parameter or None expected)")
+            params[name] = None
+        elif isinstance(value, Module):
+            self.add_module(name, value)
+        elif params is not None and name in self._modules:
+            if value is not None:
+                raise TypeError(f"cannot assign '{type(value).__name__}' as child module '{name}' (Module or None expected)")
+            self._modules[name] = None
+        elif params is not None and name in self._buffers:
+            if value is not None and not isinstance(value, Tensor):
+                raise TypeError(f"cannot assign '{type(value).__name__}' as buffer '{name}' (Tensor or None expected)")
+            self._buffers[name] = value
+        else:
+            object.__setattr__(self, name, value)
+
+    def __getattr__(self, name: str) -> Any:
+        # Only called when normal lookup fails: look in the registries.
+        d = self.__dict__
+        for registry in ("_parameters", "_buffers", "_modules"):
+            if registry in d and name in d[registry]:
+                return d[registry][name]
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    def __delattr__(self, name: str) -> None:
+        for registry in (self._parameters, self._buffers, self._modules):
+            if name in registry:
+                del registry[name]
+                self._non_persistent_buffers.discard(name)
+                return
+        object.__delattr__(self, name)
+
+    # --- traversal ----------------------------------------------------------------------
+    def named_modules(self, memo: set | None = None, prefix: str = "", remove_duplicate: bool = True) -> Iterator[tuple[str, "Module"]]:
+        """This module and every sub-module, depth first, with dotted names ('' for self)."""
+        if memo is None:
+            memo = set()
+        if remove_duplicate:
+            if id(self) in memo:
+                return
+            memo.add(id(self))
+        yield prefix, self
+        for name, module in self._modules.items():
+            if module is not None:
+                yield from module.named_modules(memo, prefix + ("." if prefix else "") + name, remove_duplicate)
+
+    def modules(self) -> Iterator["Module"]:
+        for _, m in self.named_modules():
+            yield m
+
+    def named_children(self) -> Iterator[tuple[str, "Module"]]:
+        seen = set()
+        for name, module in self._modules.items():
+            if module is not None and id(module) not in seen:
+                seen.add(id(module))
+                yield name, module
+
+    def children(self) -> Iterator["Module"]:
+        for _, m in self.named_children():
+            yield m
+
+    def _named_members(self, registry: str, prefix: str, recurse: bool, remove_duplicate: bool) -> Iterator[tuple[str, Tensor]]:
+        seen: set[int] = set()
+        modules = self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate) if recurse else [(prefix, self)]
+        for module_prefix, module in modules:
+            for name, value in getattr(module, registry).items():
+                if value is None or (remove_duplicate and id(value) in seen):
+                    continue
+                seen.add(id(value))
+                yield module_prefix + ("." if module_prefix else "") + name, value
+
+    def named_parameters(self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True) -> Iterator[tuple[str, Parameter]]:
+        """``(name, parameter)`` pairs; a parameter shared by two layers appears once."""
+        yield from self._named_members("_parameters", prefix, recurse, remove_duplicate)  # type: ignore[misc]
+
+    def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
+        for _, p in self.named_parameters(recurse=recurse):
+            yield p
+
+    def named_buffers(self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True) -> Iterator[tuple[str, Tensor]]:
+        yield from self._named_members("_buffers", prefix, recurse, remove_duplicate)
+
+    def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
+        for _, b in self.named_buffers(recurse=recurse):
+            yield b
+
+    def get_submodule(self, target: str) -> "Module":
+        """The sub-module at a dotted path such as ``"features.0"``."""
+        module = self
+        for part in target.split(".") if target else []:
+            if part not in module._modules:
+                raise AttributeError(f"{type(module).__name__} has no submodule '{part}' (looking up '{target}')")
+            module = module._modules[part]
+        return module
+
+    def apply(self, fn: Callable[["Module"], Any]) -> "Module":
+        """Call ``fn`` on every sub-module (children first) and then on self; returns self."""
+        for child in self.children():
+            child.apply(fn)
+        fn(self)
+        return self
+
+    # --- modes, gradients, dtype --------------------------------------------------------
+    def train(self, mode: bool = True) -> "Module":
+        if not isinstance(mode, bool):
+            raise ValueError(f"train: mode is expected to be a bool (got {mode!r})")
+        for m in self.modules():
+            m.training = mode
+        return self
+
+    def eval(self) -> "Module":
+        return self.train(False)
+
+    def requires_grad_(self, requires_grad: bool = True) -> "Module":
+        """Switch gradient recording of every parameter (``False`` freezes the module)."""
+        for p in self.parameters():
+            p.requires_grad_(requires_grad)
+        return self
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Drop the gradients (or zero them in place with ``set_to_none=False``)."""
+        for p in self.parameters():
+            if p.grad is None:
+                continue
+            if set_to_none:
+                p.grad = None
+            else:
+                p.grad.data[...] = 0
+
+    def to(self, dtype: Any) -> "Module":
+        """Convert floating point parameters, their gradients and buffers to ``dtype``, in place.
+
+        The ``Parameter`` objects stay the same (only their arrays change), so an optimizer
+        built before the conversion still holds them. Integer buffers (BatchNorm's
+        ``num_batches_tracked``) keep their type.
+        """
+        dtype = np.dtype(dtype)
+        if dtype.kind != "f":
+            raise TypeError(f"Module.to: only floating point dtypes are supported (got {dtype})")
+        for t in [*self.parameters(), *self.buffers()]:
+            if t.dtype.kind == "f":
+                t.data = t.data.astype(dtype, copy=False)
+                if t.grad is not None:
+                    t.grad.data = t.grad.data.astype(dtype, copy=False)
+        return self
+
+    def float(self) -> "Module":
+        return self.to(np.float32)
+
+    def double(self) -> "Module":
+        return self.to(np.float64)
+
+    # --- state_dict -----------------------------------------------------------------------
+    def state_dict(self, destination: dict | None = None, prefix: str = "", keep_vars: bool = False) -> "OrderedDict[str, Tensor]":
+        """Every parameter and persistent buffer by dotted name, in PyTorch's order and naming.
+
+        Each module contributes its parameters, then its buffers, then its children's
+        entries. Values are detached tensors that share memory with the module (as in
+        PyTorch): copy them (``copy.deepcopy``) to keep a snapshot while training goes on.
+        """
+        out: OrderedDict[str, Tensor] = OrderedDict() if destination is None else destination  # type: ignore[assignment]
+        for name, p in self._parameters.items():
+            if p is not None:
+                out[prefix + name] = p if keep_vars else p.detach()
+        for name, b in self._buffers.items():
+            if b is not None and name not in self._non_persistent_buffers:
+                out[prefix + name] = b if keep_vars else b.detach()
+        for name, m in self._modules.items():
+            if m is not None:
+                m.state_dict(out, prefix + name + ".", keep_vars)
+        return out
+
+    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> IncompatibleKeys:
+        """Copy values into the parameters and buffers, in place (their dtype is kept).
+
+        Values may be Tensors, NumPy arrays or anything with ``.numpy()``, so a PyTorch
+        state dict loads as is. With ``strict`` (the default) missing or unexpected keys
+        are an error; a shape mismatch always is.
+
+        Returns:
+            ``(missing_keys, unexpected_keys)``, as PyTorch.
+
+        Raises:
+            ValueError: naming every missing and unexpected key (strict) and every
+                key whose shape differs, with both shapes.
+        """
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"load_state_dict: expected a mapping from names to arrays (got {type(state_dict).__name__})")
+        own = self.state_dict(keep_vars=True)
+        missing = [k for k in own if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in own]
+        errors = []
+        if strict and missing:
+            errors.append("missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing))
+        if strict and unexpected:
+            errors.append("unexpected key(s) in state_dict: " + ", ".join(f'"{k}"' for k in unexpected))
+        arrays = {}
+        for key, target in own.items():
+            if key not in state_dict:
+                continue
+            arrays[key] = value = _to_array(state_dict[key])
+            if value.shape != target.shape:
+                errors.append(f"size mismatch for {key}: copying a value of shape {value.shape} from the state_dict, "
+                              f"the shape in the current model is {target.shape}")
+        if errors:
+            raise ValueError(f"load_state_dict: error(s) in loading state_dict for {type(self).__name__}:\n  " + "\n  ".join(errors))
+        for key, value in arrays.items():
+            own[key].data[...] = value  # in place: optimizers and views keep seeing the same array
+        return IncompatibleKeys(missing, unexpected)
+
+    # --- repr -----------------------------------------------------------------------------
+    def extra_repr(self) -> str:
+        """The layer's own settings for ``repr``, one line; only non-default ones, as PyTorch."""
+        return ""
+
+    def _get_name(self) -> str:
+        return type(self).__name__
+
+    def __repr__(self) -> str:
+        extra = self.extra_repr()
+        extra_lines = extra.split("\n") if extra else []
+        child_lines = [f"({name}): {_addindent(repr(m), 2)}" for name, m in self._modules.items()]
+        lines = extra_lines + child_lines
+        body = ""
+        if len(extra_lines) == 1 and not child_lines:
+            body = extra_lines[0]
+        elif lines:
+            body = "\n  " + "\n  ".join(lines) + "\n"
+        return f"{self._get_name()}({body})"
+
+
+def _index(idx: Any, n: int, container: str) -> int:
+    idx = operator.index(idx)
+    if not -n <= idx < n:
+        raise IndexError(f"{container}: index {idx} is out of range for {n} modules")
+    return idx % n
+
+
+class Sequential(Module):
+    """Modules applied one after the other, named ``"0"``, ``"1"``, ... (or by an OrderedDict's keys).
+
+    Example:
+        >>> class Double(Module):
+        ...     def forward(self, x):
+        ...         return x * 2
+        >>> seq = Sequential(Double(), Double())
+        >>> len(seq), seq(Tensor([1.0])).tolist()
+        (2, [4.0])
+    """
+
+    def __init__(self, *args: Module) -> None:
+        super().__init__()
+        if len(args) == 1 and isinstance(args[0], OrderedDict):
+            for name, module in args[0].items():
+                self.add_module(name, module)
+        else:
+            for i, module in enumerate(args):
+                self.add_module(str(i), module)
+
+    def __getitem__(self, idx: int | slice) -> Module:
+        if isinstance(idx, slice):
+            return type(self)(OrderedDict(list(self._modules.items())[idx]))
+        return list(self._modules.values())[_index(idx, len(self), type(self).__name__)]
+
+    def __setitem__(self, idx: int, module: Module) -> None:
+        key = list(self._modules)[_index(idx, len(self), type(self).__name__)]
+        self.add_module(key, module)
+
+    def __delitem__(self, idx: int | slice) -> None:
+        keys = list(self._modules)
+        for key in keys[idx] if isinstance(idx, slice) else [keys[_index(idx, len(self), type(self).__name__)]]:
+            del self._modules[key]
+        # renumber so that names stay "0", "1", ... as in PyTorch
+        self.__dict__["_modules"] = OrderedDict((str(i), m) for i, m in enumerate(self._modules.values()))
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+    def append(self, module: Module) -> "Sequential":
+        self.add_module(str(len(self)), module)
+        return self
+
+    def extend(self, modules: Iterable[Module]) -> "Sequential":
+        for m in modules:
+            self.append(m)
+        return self
+
+    def insert(self, index: int, module: Module) -> "Sequential":
+        items = list(self._modules.values())
+        items.insert(index, module)
+        self.__dict__["_modules"] = OrderedDict()
+        for i, m in enumerate(items):
+            self.add_module(str(i), m)
+        return self
+
+    def forward(self, input: Any) -> Any:
+        for module in self:
+            input = module(input)
+        return input
+
+
+class ModuleList(Module):
+    """A list of modules, registered as ``"0"``, ``"1"``, ...; it has no forward of its own."""
+
+    def __init__(self, modules: Iterable[Module] | None = None) -> None:
+        super().__init__()
+        if modules is not None:
+            self.extend(modules)
+
+    def __getitem__(self, idx: int | slice) -> Any:
+        if isinstance(idx, slice):
+            return ModuleList(list(self._modules.values())[idx])
+        return list(self._modules.values())[_index(idx, len(self), "ModuleList")]
+
+    def __setitem__(self, idx: int, module: Module) -> None:
+        self.add_module(str(_index(idx, len(self), "ModuleList")), module)
+
+    def __delitem__(self, idx: int | slice) -> None:
+        items = list(self._modules.values())
+        del items[idx if isinstance(idx, slice) else _index(idx, len(self), "ModuleList")]
+        self.__dict__["_modules"] = OrderedDict((str(i), m) for i, m in enumerate(items))
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+    def append(self, module: Module) -> "ModuleList":
+        self.add_module(str(len(self)), module)
+        return self
+
+    def extend(self, modules: Iterable[Module]) -> "ModuleList":
+        for m in modules:
+            self.append(m)
+        return self
+
+    def insert(self, index: int, module: Module) -> None:
+        items = list(self._modules.values())
+        items.insert(index, module)
+        self.__dict__["_modules"] = OrderedDict()
+        self.extend(items)
+
+    def __repr__(self) -> str:
+        # PyTorch compresses runs of identical modules: "(0-2): 3 x ReLU()"
+        reprs = [repr(m) for m in self]
+        if not reprs:
+            return "ModuleList()"
+        runs: list[list] = []
+        for i, r in enumerate(reprs):
+            if runs and runs[-1][2] == r:
+                runs[-1][1] = i
+            else:
+                runs.append([i, i, r])
+        lines = [_addindent(f"({a}): {r}" if a == b else f"({a}-{b}): {b - a + 1} x {r}", 2) for a, b, r in runs]
+        return "ModuleList(\n  " + "\n  ".join(lines) + "\n)"
+
+
+class ModuleDict(Module):
+    """A dict of modules, registered under their keys; it has no forward of its own."""
+
+    def __init__(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]] | None = None) -> None:
+        super().__init__()
+        if modules is not None:
+            self.update(modules)
+
+    def __getitem__(self, key: str) -> Module:
+        return self._modules[key]
+
+    def __setitem__(self, key: str, module: Module) -> None:
+        self.add_module(key, module)
+
+    def __delitem__(self, key: str) -> None:
+        del self._modules[key]
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._modules)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._modules
+
+    def keys(self):
+        return self._modules.keys()
+
+    def items(self):
+        return self._modules.items()
+
+    def values(self):
+        return self._modules.values()
+
+    def pop(self, key: str) -> Module:
+        return self._modules.pop(key)
+
+    def clear(self) -> None:
+        self._modules.clear()
+
+    def update(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]]) -> None:
+        for key, module in modules.items() if isinstance(modules, Mapping) else modules:
+            self.add_module(key, module)

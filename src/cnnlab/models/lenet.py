@@ -1,0 +1,57 @@
+"""LeNet-5 in its modern form: ReLU and max pooling (LeCun et al. 1998 used tanh-like units and subsampling)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+import cnnlab  # noqa: F401  (used by the doctest)
+
+from cnnlab import nn
+
+
+class LeNet5(nn.Module):
+    """conv 5x5 (pad 2) -> pool -> conv 5x5 -> pool -> 400 -> 120 -> 84 -> classes.
+
+    The lecture's Conv+ReLU+Pooling stack twice, then fully connected layers. On a
+    28x28 digit: 1x28x28 -> 6x28x28 -> 6x14x14 -> 16x10x10 -> 16x5x5 = 400 features.
+    ``state_dict`` keys (``features.0.weight``, ``classifier.1.weight``, ...) equal those
+    of the same ``torch.nn.Sequential`` layout in PyTorch.
+
+    Args:
+        num_classes: size of the output layer.
+        in_channels: 1 for grayscale digits.
+        generator: seed or ``np.random.Generator`` for PyTorch's default initialisation.
+
+    Shape:
+        Input ``(N, in_channels, 28, 28)``, output ``(N, num_classes)`` logits.
+
+    Example:
+        >>> model = LeNet5(generator=0)
+        >>> model(cnnlab.Tensor(np.zeros((2, 1, 28, 28), np.float32))).shape
+        (2, 10)
+        >>> sum(p.numel() for p in model.parameters())
+        61706
+    """
+
+    def __init__(self, num_classes: int = 10, in_channels: int = 1,
+                 generator: np.random.Generator | int | None = None) -> None:
+        super().__init__()
+        rng = np.random.default_rng(generator)
+        self.features = nn.Sequential(
+            nn.Conv2d(in_channels, 6, 5, padding=2, generator=rng), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(6, 16, 5, generator=rng), nn.ReLU(), nn.MaxPool2d(2),
+        )
+        self.classifier = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(16 * 5 * 5, 120, generator=rng), nn.ReLU(),
+            nn.Linear(120, 84, generator=rng), nn.ReLU(),
+            nn.Linear(84, num_classes, generator=rng),
+        )
+
+    def forward(self, x):
+        return self.classifier(self.features(x))
+
+
+def lenet5(num_classes: int = 10, in_channels: int = 1, generator: np.random.Generator | int | None = None) -> LeNet5:
+    """The modern LeNet-5 (see ``LeNet5``)."""
+    return LeNet5(num_classes=num_classes, in_channels=in_channels, generator=generator)

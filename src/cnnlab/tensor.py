@@ -29,6 +29,8 @@ def is_grad_enabled() -> bool:
 class no_grad:
     """Context manager and decorator that stops graph recording, like ``torch.no_grad``.
 
+    As torch's, it decorates with or without parentheses (``@no_grad()``, ``@no_grad``).
+
     Example:
         >>> x = Tensor([1.0, 2.0], requires_grad=True)
         >>> with no_grad():
@@ -36,6 +38,10 @@ class no_grad:
         >>> y.requires_grad
         False
     """
+
+    def __new__(cls, fn=None):
+        self = super().__new__(cls)
+        return self if fn is None else self(fn)
 
     def __enter__(self) -> None:
         global _grad_enabled
@@ -88,7 +94,7 @@ class Function:
         if isinstance(out, tuple):
             out, extra = out[0], tuple(Tensor(e) for e in out[1:])
         result = Tensor(out)
-        if record:
+        if record and result.dtype.kind == "f":  # only floating point results carry gradients
             result.requires_grad = True
             result._ctx = ctx
             ctx.parents = parents
@@ -102,13 +108,16 @@ def _as_array(data: Any, dtype: Any) -> np.ndarray:
         arr = data
     else:
         arr = np.asarray(data)
-        # Python floats become float32 as in torch; ints and bools keep an integer type.
-        if arr.dtype == np.float64 and not isinstance(data, np.generic):
+        # Python floats become float32 as in torch (unless a dtype is asked for: converting
+        # through float32 would round); ints and bools keep an integer type.
+        if dtype is None and arr.dtype == np.float64 and not isinstance(data, np.generic):
             arr = arr.astype(np.float32)
-    if dtype is not None:
+    if dtype is not None and arr.dtype.kind in "biuf":
         arr = arr.astype(dtype, copy=False)
     if arr.dtype.kind == "c":
         raise TypeError(f"Tensor: complex arrays are not supported (got {arr.dtype})")
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"Tensor: expected bool, int or float data (got an array of dtype {arr.dtype})")
     return arr
 
 
@@ -134,6 +143,7 @@ class Tensor:
         self.data: np.ndarray = _as_array(data, dtype)
         self.grad: Tensor | None = None
         self._ctx: Function | None = None
+        self._freed = False  # a non-leaf whose graph a backward has already consumed
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -153,7 +163,7 @@ class Tensor:
 
     @property
     def is_leaf(self) -> bool:
-        return self._ctx is None
+        return self._ctx is None and not self._freed
 
     def size(self, dim: int | None = None):
         return self.shape if dim is None else self.shape[dim]
@@ -166,6 +176,12 @@ class Tensor:
 
     def __len__(self) -> int:
         return len(self.data)
+
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise RuntimeError(f"bool: the truth value of a tensor with {self.data.size} elements is ambiguous "
+                               f"(shape {self.shape}); use .any() or .all() on the array")
+        return bool(self.data)
 
     def __repr__(self) -> str:
         grad = ", requires_grad=True" if self.requires_grad else ""
@@ -225,14 +241,26 @@ class Tensor:
             g = _as_array(grad, self.dtype)
             if g.shape != self.shape:
                 raise ValueError(f"backward: grad has shape {g.shape} but the tensor has shape {self.shape}")
+        order = self._topological_order()
+        # Refuse before touching any .grad: a freed non-leaf would otherwise pass for a leaf.
+        if any(t._freed for t in order):
+            raise RuntimeError("backward: trying to backward through the graph a second time: the first backward "
+                               "freed it (pass retain_graph=True to that first call to keep it)")
         grads = {id(self): g}
-        for t in reversed(self._topological_order()):
+        handed_out = {id(g)}  # arrays a leaf must not keep as its own: the caller's, or one given to a leaf already
+        for t in reversed(order):
             g = grads.pop(id(t), None)
+            ctx = t._ctx
+            if ctx is not None and not retain_graph:
+                t._ctx, t._freed = None, True  # drop the saved arrays as soon as they are used
             if g is None:
                 continue
-            ctx = t._ctx
             if ctx is None:
-                g = np.array(g, dtype=t.dtype)  # a fresh array: backward may hand out shared ones
+                # Keep the array only when it is a fresh one of our own; views, broadcasts and
+                # arrays shared between inputs (Add hands the same one to both) are copied.
+                if g.base is not None or not g.flags.writeable or id(g) in handed_out or g.dtype != t.dtype:
+                    g = np.array(g, dtype=t.dtype)
+                handed_out.add(id(g))
                 t.grad = Tensor(g) if t.grad is None else Tensor(t.grad.data + g)
                 continue
             in_grads = ctx.backward(g)
@@ -241,25 +269,31 @@ class Tensor:
             for p, pg in zip(ctx.parents, in_grads):
                 if p is None or pg is None:
                     continue
+                if np.shape(pg) != p.shape:
+                    raise RuntimeError(f"backward: {type(ctx).__name__}.backward returned a gradient of shape "
+                                       f"{np.shape(pg)} for an input of shape {p.shape}")
                 key = id(p)
                 grads[key] = pg if key not in grads else grads[key] + pg
-            if not retain_graph:
-                t._ctx = None
 
     def _topological_order(self) -> list["Tensor"]:
-        order, seen = [], {id(self)}
+        """Every tensor of the graph after all of its inputs (iterative post-order DFS).
+
+        A tensor is marked when it is expanded, not when it is pushed: a tensor reached by
+        two paths must land after the inputs found along the longer one too.
+        """
+        order, expanded = [], set()
         stack = [(self, False)]
         while stack:
-            t, expanded = stack.pop()
-            if expanded:
+            t, done = stack.pop()
+            if done:
                 order.append(t)
                 continue
+            if id(t) in expanded:
+                continue
+            expanded.add(id(t))
             stack.append((t, True))
             if t._ctx is not None:
-                for p in t._ctx.parents:
-                    if p is not None and id(p) not in seen:
-                        seen.add(id(p))
-                        stack.append((p, False))
+                stack.extend((p, False) for p in t._ctx.parents if p is not None and id(p) not in expanded)
         return order
 
     # --- arithmetic (broadcasting; gradients are summed back to each operand's shape) ---
@@ -293,6 +327,8 @@ class Tensor:
     def __pow__(self, exponent):
         if isinstance(exponent, Tensor):
             return _ops.PowTensor.apply(self, exponent)
+        if isinstance(exponent, np.generic):  # a NumPy float64 scalar would promote a float32 result
+            exponent = exponent.item()
         return _ops.Pow.apply(self, exponent=exponent)
 
     def __rpow__(self, base):
@@ -411,14 +447,21 @@ def _raw(x: Any) -> Any:
     return x.data if isinstance(x, Tensor) else x
 
 
+_KIND_RANK = {"b": 0, "i": 1, "u": 1, "f": 2}
+
+
 def _wrap(x: Any, like: Tensor) -> Tensor:
-    """Turn a Python or NumPy scalar/array operand into a tensor of ``like``'s dtype."""
+    """Turn a Python or NumPy scalar/array operand into a tensor for an op with ``like``.
+
+    An operand of the same or a lower kind (bool < int < float) takes ``like``'s dtype, as
+    torch's scalars do (``float32 * 2.0`` stays float32, ``int32 + 1`` stays int32).
+    """
     if isinstance(x, Tensor):
         return x
     arr = np.asarray(x)
-    if arr.dtype.kind in "biuf" and like.dtype.kind == "f":
-        arr = arr.astype(like.dtype, copy=False)
-    return Tensor(arr)
+    if arr.dtype.kind in _KIND_RANK and like.dtype.kind in _KIND_RANK and _KIND_RANK[arr.dtype.kind] <= _KIND_RANK[like.dtype.kind]:
+        return Tensor(arr.astype(like.dtype, copy=False))
+    return Tensor(x)
 
 
 def _unwrap_index(index: Any) -> Any:

@@ -52,10 +52,10 @@ class TrainConfig:
 
     model: str = "lenet5"
     data: str = "mnist5k"
-    epochs: int = 20
+    epochs: int = 25
     batch_size: int = 64
-    optimizer: str = "adamw"
-    lr: float = 3e-3
+    optimizer: str = "sgd"
+    lr: float = 0.05
     weight_decay: float = 5e-4
     momentum: float = 0.9
     schedule: str = "onecycle"

@@ -86,6 +86,8 @@ class Pow(Function):
         return a ** exponent
 
     def backward(self, g):
+        if self.exponent == 0:  # torch's convention: no gradient, even at a = 0 where a**-1 is inf
+            return np.zeros_like(g)
         return g * self.exponent * self.a ** (self.exponent - 1)
 
 
@@ -97,8 +99,15 @@ class PowTensor(_Binary):
         return self.out
 
     def backward(self, g):
-        ga = unbroadcast(g * self.b * self.a ** (self.b - 1), *self.a_meta) if self.needs_input_grad[0] else None
-        gb = unbroadcast(g * self.out * np.log(self.a), *self.b_meta) if self.needs_input_grad[1] else None
+        a, b = self.a, self.b
+        ga = gb = None
+        # torch's conventions where the textbook formulas give inf * 0: d/da is 0 where b == 0,
+        # d/db is 0 where a == 0 and b >= 0 (the limit of a**b * log(a)).
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if self.needs_input_grad[0]:
+                ga = unbroadcast(np.where(b == 0, 0, g * b * a ** (b - 1)), *self.a_meta)
+            if self.needs_input_grad[1]:
+                gb = unbroadcast(np.where((a == 0) & (b >= 0), 0, g * self.out * np.log(a)), *self.b_meta)
         return ga, gb
 
 
@@ -182,10 +191,11 @@ class Matmul(_Binary):
         a, b = self.a, self.b
         a2 = a[None, :] if a.ndim == 1 else a  # 1-D operands act as a row / a column
         b2 = b[:, None] if b.ndim == 1 else b
-        if a.ndim == 1:
-            g = np.expand_dims(g, -2)
+        # Give g the row / column axes that the 1-D operands dropped: (..., M, P) again.
         if b.ndim == 1:
             g = np.expand_dims(g, -1)
+        if a.ndim == 1:
+            g = np.expand_dims(g, -2)
         ga = gb = None
         if self.needs_input_grad[0]:
             ga = g @ np.swapaxes(b2, -1, -2)
@@ -206,7 +216,11 @@ class Sum(Function):
 
 
 class Max(Function):
-    """Max over one axis (or all); the gradient goes to the first maximal element, as torch's indices."""
+    """Max over one axis (or all), with torch's gradients.
+
+    Over one axis the gradient goes to the element the index points to (the first maximal
+    one); over all elements it is shared evenly between the tied maxima, as in torch.
+    """
 
     def forward(self, a, dim: int | None, keepdim: bool):
         self.shape, self.dim, self.keepdim = a.shape, dim, keepdim
@@ -215,14 +229,14 @@ class Max(Function):
         self.idx = np.expand_dims(flat.argmax(axis=axis), axis)
         values = np.take_along_axis(flat, self.idx, axis)
         if dim is None:
-            return values.reshape(()), np.asarray(self.idx[0])
+            value = values.reshape(())
+            self.ties = (a == value) | (np.isnan(a) & np.isnan(value))  # NaN is the max if present
+            return value, np.asarray(self.idx[0])
         return (values if keepdim else values.squeeze(dim)), (self.idx if keepdim else self.idx.squeeze(dim))
 
     def backward(self, g):
         if self.dim is None:
-            out = np.zeros(int(np.prod(self.shape)), g.dtype)
-            out[self.idx[0]] = g
-            return out.reshape(self.shape)
+            return self.ties * (g / np.count_nonzero(self.ties))
         out = np.zeros(self.shape, g.dtype)
         np.put_along_axis(out, self.idx, g if self.keepdim else np.expand_dims(g, self.dim), self.dim)
         return out

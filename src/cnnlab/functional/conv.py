@@ -184,7 +184,7 @@ def _check_geometry(op: str, stride: IntPair, dilation: IntPair, groups: Any) ->
         raise ValueError(f"{op}: stride must be positive (got {stride})")
     if min(dilation) <= 0:
         raise ValueError(f"{op}: dilation must be positive (got {dilation})")
-    if not isinstance(groups, int) or isinstance(groups, bool) or groups <= 0:
+    if not isinstance(groups, (int, np.integer)) or isinstance(groups, bool) or groups <= 0:
         raise ValueError(f"{op}: groups must be a positive int (got {groups!r})")
 
 
@@ -297,7 +297,8 @@ class ConvTranspose2d(Function):
         stride, pads, dilation, groups = self.geometry
         gx = gw = gb = None
         if self.needs_input_grad[0]:
-            gx = _conv(gy, self.w, None, stride, pads, dilation, groups)
+            H, W = self.x.shape[2:]  # output_padding >= stride (allowed below dilation) adds rows no input reaches
+            gx = np.ascontiguousarray(_conv(gy, self.w, None, stride, pads, dilation, groups)[:, :, :H, :W])
         if self.needs_input_grad[1]:  # the roles of input and output swap in the adjoint
             gw = _conv_weight_grad(gy, self.x, self.w.shape, stride, pads, dilation, groups)
         if len(self.needs_input_grad) > 2 and self.needs_input_grad[2]:

@@ -6,23 +6,29 @@ Every conv, pooling and transposed-conv op, every module and the analysis tools 
 
 from __future__ import annotations
 
-import math
+import numbers
 from typing import Any
 
 IntPair = tuple[int, int]
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)  # NumPy ints too, as torch
+
+
 def _pair(value: Any, name: str, op: str) -> IntPair:
-    """Normalise an ``int | (int, int)`` argument to a pair of ints, with a clear error."""
-    if isinstance(value, bool):
-        raise TypeError(f"{op}: {name} must be an int or a pair of ints (got {value!r})")
-    if isinstance(value, int):
-        return (value, value)
-    if isinstance(value, (tuple, list)) and len(value) == 2 and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
-        return (int(value[0]), int(value[1]))
-    if isinstance(value, (tuple, list)) and len(value) == 1 and isinstance(value[0], int):
-        return (int(value[0]), int(value[0]))
+    """Normalise an ``int | (int,) | (int, int)`` argument to a pair of Python ints, with a clear error."""
+    if _is_int(value):
+        return (int(value), int(value))
+    if isinstance(value, (tuple, list)) and len(value) in (1, 2) and all(_is_int(v) for v in value):
+        return (int(value[0]), int(value[-1]))
     raise TypeError(f"{op}: {name} must be an int or a pair of ints (got {value!r})")
+
+
+def _check_positive(op: str, **values: int) -> None:
+    for name, v in values.items():
+        if v <= 0:
+            raise ValueError(f"{op}: {name} must be positive (got {v})")
 
 
 def output_size(
@@ -56,7 +62,8 @@ def output_size(
         >>> output_size(14, 4, stride=2, padding=1, transposed=True)
         28
     """
-    before, after = (padding, padding) if isinstance(padding, int) else padding
+    _check_positive("output_size", kernel_size=kernel_size, stride=stride, dilation=dilation)
+    before, after = (padding, padding) if _is_int(padding) else padding
     span = dilation * (kernel_size - 1) + 1  # the receptive field of one output along this axis
     if transposed:
         return (input - 1) * stride - before - after + span + output_padding
@@ -80,6 +87,7 @@ def same_padding(input: int, kernel_size: int, stride: int = 1, dilation: int = 
         >>> same_padding(8, 4)
         (1, 2)
     """
-    out = math.ceil(input / stride)
+    _check_positive("same_padding", kernel_size=kernel_size, stride=stride, dilation=dilation)
+    out = -(-input // stride)  # ceil(input / stride), exact for any size
     total = max((out - 1) * stride + dilation * (kernel_size - 1) + 1 - input, 0)
     return (total // 2, total - total // 2)

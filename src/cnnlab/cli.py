@@ -449,6 +449,183 @@ _filter.configure = _filter_configure  # type: ignore[attr-defined]
 command("filter", "classic image filters (blur, sharpen, edges, motion) on a photograph")(_filter)
 
 
+def _serve_configure(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000; 0 picks a free one)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    p.add_argument("--checkpoint", help="the digit lab's model (default: the pretrained LeNet-5 in the package)")
+    p.add_argument("--verbose", action="store_true", help="log every request")
+
+
+def _serve(args: argparse.Namespace) -> int:
+    """The explorer: convolution playground, filter lab and digit lab in the browser."""
+    from cnnlab.serve import is_loopback, make_server
+
+    if not is_loopback(args.host):
+        print(f"cnnlab serve: warning: listening on {args.host}, not loopback: anyone who can reach this machine "
+              f"can use the explorer (upload images, run computations)", file=sys.stderr)
+    server = make_server(args.host, args.port, checkpoint=args.checkpoint,
+                         log=(lambda line: print(line, file=sys.stderr)) if args.verbose else None)
+    print(f"cnnlab explorer: {server.url} (Ctrl-C to stop)", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        print("cnnlab explorer: stopped")
+    finally:
+        server.server_close()
+    return 0
+
+
+_serve.configure = _serve_configure  # type: ignore[attr-defined]
+command("serve", "the explorer: convolution playground, filter lab and digit lab in the browser")(_serve)
+
+
+def _viz_configure(p: argparse.ArgumentParser) -> None:
+    from cnnlab.viz.animate import MAX_FRAMES
+
+    sub = p.add_subparsers(dest="what", required=True, metavar="WHAT")
+    f = sub.add_parser("filters", help="a conv layer's filters before and after training",
+                       description="A conv layer's filters as an image grid, at initialisation and trained.")
+    f.add_argument("checkpoint", help="checkpoint folder (or a file in it)")
+    f.add_argument("--layer", help="conv layer name such as features.3 (default: the first conv layer)")
+    f.add_argument("--scale", choices=("shared", "each"), default="shared",
+                   help="one colour scale for the whole layer (default), or one per filter")
+    f.add_argument("--out", default="filters.png", help="picture to write (default filters.png)")
+    a = sub.add_parser("activations", help="the activation maps of every layer for one image",
+                       description="Every layer's output for one image (prepared as `cnnlab predict` does), "
+                                   "one panel per channel.")
+    a.add_argument("checkpoint", help="checkpoint folder (or a file in it)")
+    a.add_argument("image", metavar="IMAGE", help="an image file of a digit, any size and colour")
+    a.add_argument("--layers", help="comma-separated layer names (default: every layer)")
+    a.add_argument("--max-channels", type=int, default=32, help="channels shown per layer (default 32)")
+    a.add_argument("--out", default="activations.png", help="picture to write (default activations.png)")
+    c = sub.add_parser("conv", help="a convolution animation (GIF and frame strip)",
+                       description="A convolution or transposed convolution, one output position per frame, "
+                                   "in the style of conv_arithmetic.")
+    c.add_argument("--input", default="5", help="N (an N x N input) or W x H such as 7x5 (default 5)")
+    c.add_argument("--kernel", type=int, default=3, help="filter size F (default 3)")
+    c.add_argument("--stride", type=int, default=1, help="S (default 1)")
+    c.add_argument("--padding", type=_padding_arg, default=0, help="P on each side, or 'same' / 'valid' (default 0)")
+    c.add_argument("--dilation", type=int, default=1, help="D (default 1)")
+    c.add_argument("--transposed", action="store_true", help="a transposed convolution (upsampling)")
+    c.add_argument("--output-padding", type=int, default=0, help="extra rows/columns of a transposed conv")
+    c.add_argument("--numbers", action="store_true", help="random small integers in the input and kernel, "
+                   "and the outputs they give")
+    c.add_argument("--seed", type=int, default=0, help="of --numbers (default 0)")
+    c.add_argument("--ms", type=int, default=600, help="milliseconds per frame (default 600)")
+    c.add_argument("--max-frames", type=int, default=MAX_FRAMES, help=f"refuse longer animations (default {MAX_FRAMES})")
+    c.add_argument("--out", default="conv.gif", help="the GIF to write (default conv.gif)")
+    c.add_argument("--strip", help="the frame strip picture (default: OUT's name with _frames.png)")
+    m = sub.add_parser("matrix", help="the dense matrix of a small convolution, coloured by shared weight",
+                       description="The matrix M with conv2d(x) = M x, weights 1, 2, 3, ... coloured alike wherever "
+                                   "they appear.")
+    m.add_argument("--input", default="4x4x1", help="W x H x D (default 4x4x1)")
+    m.add_argument("--kernel", type=int, default=3, help="filter size (default 3)")
+    m.add_argument("--out-channels", type=int, default=1, help="filters (default 1)")
+    m.add_argument("--stride", type=int, default=1)
+    m.add_argument("--padding", type=_padding_arg, default=0, help="int, 'same' or 'valid'")
+    m.add_argument("--dilation", type=int, default=1)
+    m.add_argument("--groups", type=int, default=1)
+    m.add_argument("--out", default="matrix.png", help="picture to write (default matrix.png)")
+
+
+def _viz(args: argparse.Namespace) -> int:
+    """Pictures of filters, activation maps, convolution animations and the conv matrix."""
+    from pathlib import Path
+
+    import numpy as np
+
+    from cnnlab import viz
+    from cnnlab.analysis.shapes import parse_size
+    from cnnlab.imageio import check_writable
+
+    if args.what == "conv":
+        strip = args.strip or str(Path(args.out).with_name(Path(args.out).stem + "_frames.png"))
+        if not args.out.lower().endswith(".gif"):
+            raise ValueError(f"--out {args.out}: the animation is a GIF; give a name ending in .gif")
+        if args.ms <= 0 or args.max_frames <= 0:
+            raise ValueError(f"--ms and --max-frames must be positive (got {args.ms}, {args.max_frames})")
+        for path in (args.out, strip):
+            check_writable(path)
+        W, H, D = parse_size(args.input, "viz conv")
+        if D != 1:
+            raise ValueError(f"viz conv: --input is W x H, one channel (got {args.input!r})")
+        image = weight = None
+        if args.numbers:
+            rng = np.random.default_rng(args.seed)
+            image, weight = rng.integers(0, 4, (H, W)), rng.integers(0, 3, (args.kernel, args.kernel))
+        anim = viz.conv_animation((H, W), args.kernel, args.stride, args.padding, args.dilation, args.transposed,
+                                  args.output_padding, image=image, weight=weight, max_frames=args.max_frames)
+        anim.save_gif(args.out, args.ms)
+        anim.save_strip(strip)
+        print(anim.title)
+        print("\n".join(anim.formula))
+        if anim.output is not None:
+            print("output:\n" + "\n".join(" ".join(f"{v:g}".rjust(4) for v in row) for row in anim.output))
+        print(f"{len(anim.frames)} frames -> {args.out}; all frames in one picture -> {strip}")
+        return 0
+    check_writable(args.out)
+    if args.what == "filters":
+        picture = viz.grids.checkpoint_filters(args.checkpoint, args.layer, args.scale)
+        what = f"filters of {args.layer or 'the first conv layer'}, before and after training"
+    elif args.what == "activations":
+        from cnnlab.data.transforms import mnist_style
+        from cnnlab.imageio import read_image
+        from cnnlab.train import _normalize, load_model
+
+        if args.max_channels < 1:
+            raise ValueError(f"--max-channels must be positive (got {args.max_channels})")
+        model, info = load_model(args.checkpoint)
+        digit = _normalize(mnist_style(read_image(args.image, mode="L"))[None])  # (1, 28, 28)
+        layers = [n.strip() for n in args.layers.split(",")] if args.layers else None
+        picture = viz.activations(model, digit, layers, max_channels=args.max_channels,
+                                  title=f"activation maps of {info['model']} for {args.image}")
+        what = f"activation maps of {len(layers) if layers else 'every'} layer{'s' if layers != [''] else ''}"
+    else:
+        W, H, D = parse_size(args.input, "viz matrix")
+        if args.groups < 1 or D % args.groups or args.out_channels % args.groups:
+            raise ValueError(f"viz matrix: --groups {args.groups} must divide the {D} input and "
+                             f"{args.out_channels} output channels")
+        count = args.out_channels * (D // args.groups) * args.kernel ** 2
+        weight = np.arange(1.0, count + 1).reshape(args.out_channels, D // args.groups, args.kernel, args.kernel)
+        picture = viz.conv_matrix_picture(weight, (H, W), args.stride, args.padding, args.dilation, args.groups)
+        what = "the conv matrix"
+    picture.save(args.out)
+    print(f"{what} -> {args.out} ({picture.size[0]}x{picture.size[1]}, {len(picture.boxes)} panels)")
+    return 0
+
+
+_viz.configure = _viz_configure  # type: ignore[attr-defined]
+command("viz", "pictures: filters, activation maps, convolution animations, the conv matrix")(_viz)
+
+
+def _tour_configure(p: argparse.ArgumentParser) -> None:
+    from cnnlab.viz.tour import ZOO
+
+    p.add_argument("--out", default="tour", help="folder for index.html and its pictures (default tour)")
+    p.add_argument("--epochs", type=int, default=3, help="LeNet-5's live training run (default 3)")
+    p.add_argument("--checkpoint", help="use this trained LeNet-5 checkpoint instead of training one")
+    p.add_argument("--models", default=",".join(ZOO), help=f"models of the ImageNet table (default {','.join(ZOO)})")
+    p.add_argument("--seed", type=int, default=0, help="of the training run and the random filters (default 0)")
+
+
+def _tour(args: argparse.Namespace) -> int:
+    """The whole lecture, computed, as one HTML page."""
+    import time
+
+    from cnnlab.viz.tour import tour
+
+    began = time.perf_counter()
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    index = tour(args.out, epochs=args.epochs, checkpoint=args.checkpoint, zoo=models, seed=args.seed,
+                 progress=lambda line: print(line, flush=True))
+    print(f"done in {time.perf_counter() - began:.0f}s: open {index} in a browser (file://{index.resolve()})")
+    return 0
+
+
+_tour.configure = _tour_configure  # type: ignore[attr-defined]
+command("tour", "the whole lecture run end to end, written as one HTML page with its pictures")(_tour)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cnnlab", description="Convolutional neural networks from first principles.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

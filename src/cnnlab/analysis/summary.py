@@ -1,0 +1,648 @@
+"""``summary(model, input_shape)``: every layer's shape, parameters, MACs, FLOPs and receptive field.
+
+The numbers come from one real forward pass (in eval mode, without gradients): each
+module's ``forward`` is wrapped for the duration, so any ``Module`` works, not only
+``Sequential`` (residual additions, concatenations and reshapes in a custom ``forward``
+are traced too, through the ops they run). Shapes are those the forward produced.
+
+Conventions (one MAC = one multiplication + one addition; FLOPs count both):
+
+=====================  ===========================================================  ============
+layer                  MACs (per image, times the batch)                             FLOPs
+=====================  ===========================================================  ============
+Conv2d                 ``C_out * OH * OW * (C_in / groups) * KH * KW``: every tap,   ``2 * MACs``
+                       the ones over padding included (as torchvision's figures)
+ConvTranspose2d        ``C_in * H_in * W_in * (C_out / groups) * KH * KW``: each     ``2 * MACs``
+                       input pixel scatters one copy of its filters; counted on the
+                       *input* grid (``C_out * OH * OW * ...``, what torchinfo uses,
+                       overcounts by about stride**2). This is the adjoint of the
+                       conv it transposes, which has exactly the same count.
+Linear                 ``in_features * out_features``                                ``2 * MACs``
+MaxPool2d              0                                                             ``K - 1`` comparisons per output (K = window size)
+AvgPool2d              0                                                             ``K`` per output (``K - 1`` additions + 1 division)
+Adaptive pools         0                                                             as above, with each output's own window
+BatchNorm2d            0                                                             2 per element (eval: one scale, one shift)
+ReLU, activations      0                                                             1 per element (softmax: 3)
+Add/Sub/Mul/Div op     0                                                             1 per output element
+=====================  ===========================================================  ============
+
+Bias additions are not counted (``FLOPs = 2 * MACs`` exactly, as PyTorch's flop counter).
+Ops a ``forward`` calls directly (``F.conv2d``, ``x @ w``, ``a + b``, ``F.relu``) are
+counted by the same rules, on the row of the module that called them (or, for a
+container, on a row ``name:Op`` of their own). Functional pooling is not counted.
+
+Receptive field: for each axis, ``size`` input pixels wide, ``jump`` input pixels between
+neighbouring outputs (the effective stride), ``start`` the input coordinate of the first
+pixel of output 0's field (negative: it reaches into the padding). Through a conv or
+pooling with kernel k, stride s, padding p, dilation d (``k' = d(k - 1) + 1``)::
+
+    size' = size + (k' - 1) * jump      jump' = jump * s      start' = start - p * jump
+
+Groups do not change the spatial field (each output sees ``C_in / groups`` channels,
+noted in the row). A transposed conv makes the output denser: ``jump' = jump / s``, and
+output o reads the input pixels i with ``o + p = i*s + t*d`` for some tap t; which i
+depends on ``(o + p) mod s``. The row gives the widest field over those phases (``size +
+floor((k' - 1)/s) * jump`` without dilation) and output 0's own start; after a
+transposed conv the fields of later layers are computed from this widest one, an
+envelope. Element-wise ops (additions of a residual block, concatenations) take the
+union of their inputs' fields; after a flatten the field is the whole input.
+"""
+
+from __future__ import annotations
+
+import math
+import weakref
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+
+from cnnlab.functional.sizes import _pair, same_padding
+from cnnlab.tensor import Function, Tensor, no_grad
+
+__all__ = ["LayerRow", "RF", "Summary", "from_layers", "summary"]
+
+
+# --- receptive fields ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class RF:
+    """Receptive field of a tensor's outputs on the input, per spatial axis (height, width).
+
+    ``jump`` is None once the spatial layout is gone (after a flatten): the field is then
+    the whole span ``start .. start + size - 1``.
+    """
+
+    size: tuple[Fraction, Fraction]
+    jump: tuple[Fraction, Fraction] | None
+    start: tuple[Fraction, Fraction]
+
+    @staticmethod
+    def input() -> "RF":
+        one, zero = Fraction(1), Fraction(0)
+        return RF((one, one), (one, one), (zero, zero))
+
+    def conv(self, kernel: Sequence[int], stride: Sequence[int], pads: Sequence[tuple[int, int]],
+             dilation: Sequence[int]) -> "RF":
+        """Through a conv or pooling window; ``pads`` are (before, after) per axis."""
+        assert self.jump is not None
+        size, jump, start = [], [], []
+        for r, j, st, k, s, (p, _), d in zip(self.size, self.jump, self.start, kernel, stride, pads, dilation):
+            span = d * (k - 1) + 1
+            size.append(r + (span - 1) * j)
+            jump.append(j * s)
+            start.append(st - p * j)
+        return RF(tuple(size), tuple(jump), tuple(start))  # type: ignore[arg-type]
+
+    def transposed(self, kernel: Sequence[int], stride: Sequence[int], padding: Sequence[int],
+                   dilation: Sequence[int]) -> "RF":
+        """Output o reads input i when ``o + p = i*s + t*d`` for a tap t: enumerate one period of o."""
+        assert self.jump is not None
+        size, jump, start = [], [], []
+        for r, j, st, k, s, p, d in zip(self.size, self.jump, self.start, kernel, stride, padding, dilation):
+            def reads(o: int) -> list[int]:
+                return [(o + p - t * d) // s for t in range(k) if (o + p - t * d) % s == 0]
+
+            widest = max((max(i) - min(i) for i in map(reads, range(s)) if i), default=0)
+            first = reads(0)
+            size.append(r + widest * j)
+            jump.append(j / s)
+            start.append(st + (min(first) if first else math.ceil(Fraction(p - d * (k - 1), s))) * j)
+        return RF(tuple(size), tuple(jump), tuple(start))  # type: ignore[arg-type]
+
+    def flattened(self, spatial: tuple[int, int]) -> "RF":
+        """The field of everything: the hull over all ``spatial`` positions."""
+        if self.jump is None:
+            return self
+        size = tuple(r + (n - 1) * j for r, j, n in zip(self.size, self.jump, spatial))
+        return RF(size, None, self.start)  # type: ignore[arg-type]
+
+    @staticmethod
+    def union(fields: list["RF"]) -> "RF":
+        """The smallest field containing each of ``fields`` (outputs at the same positions)."""
+        if len(fields) == 1:
+            return fields[0]
+        start = tuple(min(f.start[a] for f in fields) for a in (0, 1))
+        end = tuple(max(f.start[a] + f.size[a] for f in fields) for a in (0, 1))
+        jumps = [f.jump for f in fields]
+        jump = jumps[0] if all(j == jumps[0] for j in jumps) else None
+        return RF(tuple(e - s for s, e in zip(start, end)), jump, start)  # type: ignore[arg-type]
+
+
+def _fmt(v: Fraction | None) -> str:
+    if v is None:
+        return "-"
+    return str(v.numerator) if v.denominator == 1 else f"{v.numerator}/{v.denominator}"
+
+
+def _fmt_pair(pair: tuple[Fraction, Fraction] | None) -> str:
+    if pair is None:
+        return "-"
+    a, b = (_fmt(v) for v in pair)
+    return a if a == b else f"{a}x{b}"
+
+
+# --- what each layer costs ---------------------------------------------------------------------
+def _types(module: Any) -> set[str]:
+    return {c.__name__ for c in type(module).__mro__}
+
+
+def _adaptive_windows(n: int, out: int) -> np.ndarray:
+    """Window length of each adaptive-pooling output (PyTorch: [floor(o*n/out), ceil((o+1)*n/out)))."""
+    o = np.arange(out)
+    return -(-(o + 1) * n // out) - (o * n // out)
+
+
+def _conv_pads(module: Any, in_hw: tuple[int, int]) -> tuple[tuple[int, int], tuple[int, int]]:
+    kernel, stride, dilation = (_pair(getattr(module, a, 1), a, "summary") for a in ("kernel_size", "stride", "dilation"))
+    padding = module.padding
+    if padding == "valid":
+        return ((0, 0), (0, 0))
+    if padding == "same":
+        return tuple(same_padding(n, k, s, d) for n, k, s, d in zip(in_hw, kernel, stride, dilation))  # type: ignore[return-value]
+    ph, pw = _pair(padding, "padding", "summary")
+    return ((ph, ph), (pw, pw))
+
+
+ACTIVATIONS = {"ReLU": 1, "ReLU6": 1, "LeakyReLU": 1, "ELU": 1, "GELU": 1, "Sigmoid": 1, "Tanh": 1, "Hardtanh": 1,
+               "SiLU": 1, "Softmax": 3, "LogSoftmax": 3}
+FREE = {"Identity", "Flatten", "Dropout", "Dropout2d", "Unflatten"}
+ELEMENTWISE_OPS = {"Add": 1, "Sub": 1, "Mul": 1, "Div": 1, "Neg": 1, "ReLU": 1, "LeakyReLU": 1, "ELU": 1, "GELU": 1,
+                   "Sigmoid": 1, "Tanh": 1, "Exp": 1, "Log": 1, "Sqrt": 1, "Abs": 1, "Clamp": 1, "Softmax": 3,
+                   "LogSoftmax": 3}
+
+
+COUNTED = {"ConvTranspose2d", "Conv2d", "Linear", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d",
+           "BatchNorm1d", "BatchNorm2d", *ACTIVATIONS, *FREE}
+
+
+def _op_cost(op: str, args: tuple, out: Tensor) -> tuple[int, int]:
+    """(MACs, FLOPs) of one op run outside a layer with a rule (a functional call in a forward)."""
+    n = int(np.prod(out.shape))
+    shapes = [a.shape for a in args if isinstance(a, Tensor)]
+    if op == "Conv2d":  # (N, O, OH, OW) outputs, each C/groups * KH * KW taps
+        macs = n * int(np.prod(shapes[1][1:]))
+    elif op == "ConvTranspose2d":  # every input pixel times C_out/groups * KH * KW weights
+        macs = int(np.prod(shapes[0])) * int(np.prod(shapes[1][1:]))
+    elif op == "Linear":
+        macs = n * shapes[1][1]
+    elif op == "Matmul":
+        macs = n * shapes[0][-1]
+    else:
+        return 0, ELEMENTWISE_OPS.get(op, 0) * n
+    return macs, 2 * macs
+
+
+def _layer_cost(module: Any, x: Tensor, y: Tensor) -> tuple[int, int, str] | None:
+    """(MACs, FLOPs, note) of one call of a known layer type; None for types counted from their ops."""
+    types = _types(module)
+    N = x.shape[0] if x.ndim == 4 else 1
+    if "ConvTranspose2d" in types:
+        Cin, H, W = x.shape[-3:]
+        Cout, (KH, KW), g = module.out_channels, _pair(module.kernel_size, "kernel_size", "summary"), module.groups
+        macs = N * Cin * H * W * (Cout // g) * KH * KW
+        return macs, 2 * macs, f"groups={g}" if g != 1 else ""
+    if "Conv2d" in types:
+        Cout, OH, OW = y.shape[-3:]
+        Cin, (KH, KW), g = x.shape[-3], _pair(module.kernel_size, "kernel_size", "summary"), module.groups
+        macs = N * Cout * OH * OW * (Cin // g) * KH * KW
+        return macs, 2 * macs, f"groups={g}: each output sees {Cin // g} of {Cin} channels" if g != 1 else ""
+    if "Linear" in types:
+        macs = int(np.prod(x.shape)) * module.out_features  # (rows of x) * in_features * out_features
+        return macs, 2 * macs, ""
+    if types & {"MaxPool2d", "AvgPool2d"}:
+        kh, kw = _pair(module.kernel_size, "kernel_size", "summary")
+        per = kh * kw - 1 if "MaxPool2d" in types else kh * kw
+        return 0, int(np.prod(y.shape)) * per, ""
+    if types & {"AdaptiveAvgPool2d", "AdaptiveMaxPool2d"}:
+        (H, W), (OH, OW) = x.shape[-2:], y.shape[-2:]
+        windows = np.outer(_adaptive_windows(H, OH), _adaptive_windows(W, OW))  # (OH, OW) window sizes
+        per = windows.sum() - (windows.size if "AdaptiveMaxPool2d" in types else 0)
+        return 0, int(per) * int(np.prod(y.shape[:-2])), ""
+    if types & {"BatchNorm1d", "BatchNorm2d"}:
+        return 0, 2 * int(np.prod(y.shape)), ""
+    for name, per in ACTIVATIONS.items():
+        if name in types:
+            return 0, per * int(np.prod(y.shape)), ""
+    if types & FREE:
+        return 0, 0, ""
+    return None
+
+
+def _layer_rf(module: Any, x: Tensor, y: Tensor, rf: RF) -> RF | None:
+    """The field of ``y`` from that of ``x``, for layer types that move it; None otherwise."""
+    types = _types(module)
+    if rf.jump is None:
+        return rf
+    if "ConvTranspose2d" in types:
+        return rf.transposed(_pair(module.kernel_size, "kernel_size", "summary"), _pair(module.stride, "stride", "summary"),
+                             _pair(module.padding, "padding", "summary"), _pair(module.dilation, "dilation", "summary"))
+    if types & {"Conv2d", "MaxPool2d", "AvgPool2d"}:
+        kernel = _pair(module.kernel_size, "kernel_size", "summary")
+        stride = _pair(module.stride if module.stride is not None else module.kernel_size, "stride", "summary")
+        dilation = _pair(getattr(module, "dilation", 1), "dilation", "summary")
+        return rf.conv(kernel, stride, _conv_pads(module, tuple(x.shape[-2:])), dilation)  # type: ignore[arg-type]
+    if types & {"AdaptiveAvgPool2d", "AdaptiveMaxPool2d"}:
+        (H, W), (OH, OW) = x.shape[-2:], y.shape[-2:]
+        size = tuple(r + (int(_adaptive_windows(n, o).max()) - 1) * j for r, j, n, o in zip(rf.size, rf.jump, (H, W), (OH, OW)))
+        jump = tuple(j * Fraction(n, o) for j, n, o in zip(rf.jump, (H, W), (OH, OW)))
+        return RF(size, jump, rf.start)  # type: ignore[arg-type]
+    return None
+
+
+# --- the trace -----------------------------------------------------------------------------------
+@dataclass
+class LayerRow:
+    """One call of one layer (or the functional ops a container ran between its layers)."""
+
+    name: str
+    type: str
+    output_shape: tuple[int, ...]
+    params: int = 0
+    macs: int = 0
+    flops: int = 0
+    rf: RF | None = None
+    note: str = ""
+    output_bytes: int = 0
+    from_ops: bool = False  # a layer type without a rule here: its FLOPs are those of the ops it ran
+
+    def to_dict(self, total_params: int) -> dict[str, Any]:
+        rf = self.rf
+        return {"name": self.name, "type": self.type, "output_shape": list(self.output_shape), "params": self.params,
+                "params_percent": 100 * self.params / total_params if total_params else 0.0,
+                "macs": self.macs, "flops": self.flops,
+                "receptive_field": None if rf is None else {
+                    "size": [_fmt(v) for v in rf.size], "jump": None if rf.jump is None else [_fmt(v) for v in rf.jump],
+                    "start": [_fmt(v) for v in rf.start]},
+                "note": self.note, "output_bytes": self.output_bytes}
+
+
+class _Tracer:
+    def __init__(self, model: Any) -> None:
+        self.names = {id(m): name for name, m in model.named_modules()}
+        self.rows: list[LayerRow] = []
+        self.by_module: dict[int, LayerRow] = {}
+        self.stack: list[Any] = []
+        self.fields: dict[int, tuple[weakref.ref, RF]] = {}
+        self.calls: dict[int, int] = {}
+
+    # receptive fields, keyed by tensor identity (weak: the trace keeps nothing alive)
+    def field(self, t: Any) -> RF | None:
+        entry = self.fields.get(id(t))
+        return entry[1] if entry is not None and entry[0]() is t else None
+
+    def set_field(self, t: Any, rf: RF | None) -> None:
+        if isinstance(t, Tensor) and rf is not None:
+            self.fields[id(t)] = (weakref.ref(t), rf)
+
+    def propagate(self, inputs: list[Any], out: Tensor) -> RF | None:
+        """Generic rule: union of the inputs at the same spatial size, or 'everything' after a reshape."""
+        known = [(t, self.field(t)) for t in inputs if isinstance(t, Tensor) and self.field(t) is not None]
+        if not known:
+            return None
+        if out.ndim == 4:
+            same = [rf for t, rf in known if t.ndim == 4 and t.shape[-2:] == out.shape[-2:]]
+            if same:
+                return RF.union(same)  # type: ignore[arg-type]
+            return None
+        return RF.union([rf.flattened(tuple(t.shape[-2:])) if t.ndim == 4 else rf for t, rf in known])  # type: ignore[union-attr]
+
+    @staticmethod
+    def row_module(m: Any) -> bool:
+        return not m._modules or bool(m._parameters)
+
+    def on_op(self, cls: type, args: tuple, kwargs: dict, out: Any) -> None:
+        result = out[0] if isinstance(out, tuple) else out
+        if not isinstance(result, Tensor):
+            return
+        self.set_field(result, self.op_field(cls.__name__, args, kwargs, result))
+        macs, flops = _op_cost(cls.__name__, args, result)
+        if not (macs or flops) or not self.stack:
+            return
+        m = self.stack[-1]
+        if self.row_module(m):
+            row = self.by_module[id(m)]
+            if row.from_ops:  # a known layer is counted by its own rule, not by its ops
+                row.macs += macs
+                row.flops += flops
+            return
+        key = f"{self.names.get(id(m)) or '(model)'}:{cls.__name__}"
+        row = next((r for r in self.rows if r.name == key), None)
+        if row is None:
+            row = LayerRow(key, f"{cls.__name__} (op)", tuple(result.shape), note="an op in the forward, outside any layer")
+            self.rows.append(row)
+        row.macs += macs
+        row.flops += flops
+        row.output_shape, row.output_bytes = tuple(result.shape), row.output_bytes + result.data.nbytes
+        row.rf = self.field(result)
+
+    def op_field(self, op: str, args: tuple, kwargs: dict, out: Tensor) -> RF | None:
+        """The field of an op's result: convolutions by their geometry, everything else by ``propagate``."""
+        rf = self.field(args[0]) if args else None
+        if op in ("Conv2d", "ConvTranspose2d") and rf is not None and rf.jump is not None:
+            try:  # the geometry as conv2d / conv_transpose2d hand it to their Function
+                kernel, stride, pads, dilation = args[1].shape[2:], kwargs["stride"], kwargs["pads"], kwargs["dilation"]
+            except (KeyError, IndexError, AttributeError):
+                return None
+            if op == "Conv2d":
+                return rf.conv(kernel, stride, pads, dilation)
+            return rf.transposed(kernel, stride, [p for p, _ in pads], dilation)
+        return self.propagate(list(args), out)
+
+    @staticmethod
+    def row_module(m: Any) -> bool:
+        return not m._modules or bool(m._parameters)
+
+    def before(self, m: Any) -> None:
+        self.stack.append(m)
+        if self.row_module(m):
+            n = self.calls[id(m)] = self.calls.get(id(m), 0) + 1
+            name = self.names.get(id(m)) or "(model)"
+            row = LayerRow(name if n == 1 else f"{name} (call {n})", type(m).__name__, ())
+            row.params = sum(p.numel() for p in m._parameters.values() if p is not None) if n == 1 else 0
+            row.from_ops = not (_types(m) & COUNTED)
+            self.by_module[id(m)] = row
+            self.rows.append(row)
+
+    def after(self, m: Any, args: tuple, out: Any) -> None:
+        self.stack.pop()
+        result = out[0] if isinstance(out, tuple) else out
+        if not isinstance(result, Tensor):
+            return
+        x = next((a for a in args if isinstance(a, Tensor)), None)
+        rf_in = self.field(x) if x is not None else None
+        rf = _layer_rf(m, x, result, rf_in) if rf_in is not None else None
+        if rf is not None:  # the layer's own geometry wins over what its ops suggested
+            self.set_field(result, rf)
+        if not self.row_module(m):
+            return
+        row = self.by_module[id(m)]
+        row.output_shape, row.output_bytes, row.rf = tuple(result.shape), result.data.nbytes, self.field(result)
+        if row.from_ops:
+            row.note = "FLOPs counted from the ops it ran" if row.flops else row.note
+        elif x is not None:
+            row.macs, row.flops, row.note = _layer_cost(m, x, result)  # type: ignore[misc]
+
+
+@contextmanager
+def _traced(model: Any, tracer: _Tracer) -> Iterator[None]:
+    """Wrap every module's forward, and ``Function.apply``, for the duration of one forward.
+
+    ``nn.Module`` offers forward hooks, which run after a forward; the trace also needs
+    the moment a forward starts (to know which module the ops belong to), so each
+    module's ``forward`` is wrapped on the instance and unwrapped afterwards.
+    """
+    original_apply = Function.__dict__["apply"]
+
+    def apply(cls, *args: Any, **kwargs: Any) -> Any:
+        out = original_apply.__func__(cls, *args, **kwargs)
+        tracer.on_op(cls, args, kwargs, out)
+        return out
+
+    wrapped = []
+    for m in {id(m): m for m in model.modules()}.values():
+        def forward(*args: Any, __m=m, __forward=m.forward, **kwargs: Any) -> Any:
+            tracer.before(__m)
+            out = __forward(*args, **kwargs)
+            tracer.after(__m, args, out)
+            return out
+
+        m.__dict__["forward"] = forward
+        wrapped.append(m)
+    Function.apply = classmethod(apply)  # type: ignore[method-assign, assignment]
+    try:
+        yield
+    finally:
+        Function.apply = original_apply  # type: ignore[method-assign]
+        for m in wrapped:
+            m.__dict__.pop("forward", None)
+
+
+# --- the summary --------------------------------------------------------------------------------
+def _human(n: float, unit: str = "") -> str:
+    for scale, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(n) >= scale:
+            return f"{n / scale:.2f} {suffix}{unit}"
+    return f"{n:.0f} {unit}".rstrip()
+
+
+def _bytes(n: int) -> str:
+    for scale, suffix in ((1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")):
+        if n >= scale:
+            return f"{n / scale:.2f} {suffix}"
+    return f"{n} B"
+
+
+@dataclass
+class Summary:
+    """What ``summary`` measured; ``str()`` is the table, ``to_dict()`` the same for JSON.
+
+    Memory: ``param_bytes`` and ``buffer_bytes`` count each tensor once (shared ones too);
+    ``activation_bytes`` adds up every row's output, what a training forward keeps for
+    backward (an upper bound: outputs that are views, like a flatten, are counted again).
+    Training needs as much again as the parameters for gradients, plus optimizer state.
+    """
+
+    model: str
+    input_shape: tuple[int, ...]
+    output_shape: tuple[int, ...]
+    rows: list[LayerRow]
+    total_params: int
+    trainable_params: int
+    param_bytes: int
+    buffer_bytes: int
+    input_bytes: int
+    activation_bytes: int
+    total_macs: int = field(init=False)
+    total_flops: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.total_macs = sum(r.macs for r in self.rows)
+        self.total_flops = sum(r.flops for r in self.rows)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"model": self.model, "input_shape": list(self.input_shape), "output_shape": list(self.output_shape),
+                "layers": [r.to_dict(self.total_params) for r in self.rows],
+                "total_params": self.total_params, "trainable_params": self.trainable_params,
+                "total_macs": self.total_macs, "total_flops": self.total_flops,
+                "memory_bytes": {"parameters": self.param_bytes, "buffers": self.buffer_bytes, "input": self.input_bytes,
+                                 "activations": self.activation_bytes,
+                                 "total": self.param_bytes + self.buffer_bytes + self.input_bytes + self.activation_bytes}}
+
+    def table(self) -> str:
+        head = ("Layer", "Type", "Output shape", "Params", "%", "MACs", "FLOPs", "RF", "jump", "start")
+        body = []
+        for r in self.rows:
+            pct = f"{100 * r.params / self.total_params:.1f}%" if self.total_params and r.params else ""
+            rf = r.rf
+            body.append((r.name, r.type, str(tuple(r.output_shape)), f"{r.params:,}" if r.params else "-", pct,
+                         f"{r.macs:,}" if r.macs else "-", f"{r.flops:,}" if r.flops else "-",
+                         _fmt_pair(rf.size) if rf else "?", _fmt_pair(rf.jump) if rf else "?",
+                         _fmt_pair(rf.start) if rf else "?"))
+        widths = [max(len(row[i]) for row in [head, *body]) for i in range(len(head))]
+        right = {3, 4, 5, 6, 7, 8, 9}
+
+        def line(row: tuple[str, ...]) -> str:
+            return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))).rstrip()
+
+        rule = "-" * len(line(head))
+        total_mem = self.param_bytes + self.buffer_bytes + self.input_bytes + self.activation_bytes
+        notes = [f"{r.name}: {r.note}" for r in self.rows if r.note]
+        return "\n".join([
+            f"{self.model}: input {tuple(self.input_shape)} -> output {tuple(self.output_shape)}", rule, line(head), rule,
+            *(line(b) for b in body), rule,
+            f"Total parameters: {self.total_params:,} (trainable {self.trainable_params:,})",
+            f"Total MACs:  {self.total_macs:,} ({_human(self.total_macs)}MACs)",
+            f"Total FLOPs: {self.total_flops:,} ({_human(self.total_flops)}FLOPs; 2 per MAC, plus pooling, "
+            f"activations and normalisation)",
+            f"Memory: parameters {_bytes(self.param_bytes)}, buffers {_bytes(self.buffer_bytes)}, "
+            f"input {_bytes(self.input_bytes)}, activations of one forward {_bytes(self.activation_bytes)}; "
+            f"total {_bytes(total_mem)}",
+            "RF: receptive field on the input (size, jump = effective stride, start of output 0's field).",
+            *(["Notes:"] + ["  " + n for n in notes] if notes else []),
+        ])
+
+    __str__ = table
+
+
+def summary(model: Any, input_shape: tuple[int, ...], *, batch_size: int = 1, dtype: Any = None, seed: int = 0,
+            name: str | None = None) -> Summary:
+    """Trace one forward pass of ``model`` and tabulate every layer.
+
+    Args:
+        model: any ``cnnlab.nn.Module`` (its train/eval mode is restored afterwards).
+        input_shape: ``(C, H, W)`` (``batch_size`` images are made) or ``(N, C, H, W)``.
+        batch_size: images per forward when ``input_shape`` has no batch axis.
+        dtype: of the random input; default the model's parameter dtype (float32 without any).
+        seed: of the random input.
+        name: the title; default the model's class name.
+
+    Returns:
+        A ``Summary``: rows, totals, memory; ``print`` it for the table.
+
+    Example:
+        >>> from cnnlab import nn
+        >>> s = summary(nn.Sequential(nn.Conv2d(1, 6, 5, generator=0), nn.ReLU(), nn.MaxPool2d(2)), (1, 32, 32))
+        >>> [(r.name, r.output_shape, r.params, r.macs) for r in s.rows]
+        [('0', (1, 6, 28, 28), 156, 117600), ('1', (1, 6, 28, 28), 0, 0), ('2', (1, 6, 14, 14), 0, 0)]
+        >>> [str(r.rf.size[0]) for r in s.rows], s.rows[2].flops
+        (['5', '5', '6'], 3528)
+    """
+    from cnnlab.nn import Module
+
+    if not isinstance(model, Module):
+        raise TypeError(f"summary: expected a cnnlab.nn.Module (got {type(model).__name__})")
+    shape = tuple(input_shape)
+    if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v > 0 for v in shape) or len(shape) not in (3, 4):
+        raise ValueError(f"summary: input_shape must be (C, H, W) or (N, C, H, W) with positive ints (got {input_shape!r})")
+    if len(shape) == 3:
+        shape = (batch_size, *shape)
+    params = {id(p): p for p in model.parameters()}
+    if dtype is None:
+        dtype = next(iter(params.values())).dtype if params else np.float32
+    x = Tensor(np.random.default_rng(seed).standard_normal(shape).astype(dtype))
+    tracer = _Tracer(model)
+    tracer.set_field(x, RF.input())
+    modes = [(m, m.training) for m in model.modules()]
+    model.eval()
+    try:
+        with no_grad(), _traced(model, tracer):
+            y = model(x)
+    except (ValueError, TypeError) as e:
+        where = f" in layer {tracer.names.get(id(tracer.stack[-1])) or '(model)'} ({type(tracer.stack[-1]).__name__})" \
+            if tracer.stack else ""
+        if where and f"layer {tracer.names.get(id(tracer.stack[-1])) or '(model)'}" in str(e):
+            where = ""  # the model's own message already names the layer
+        raise ValueError(f"summary: the forward pass of {type(model).__name__} on input {shape} failed{where}: {e}") from None
+    finally:
+        for m, mode in modes:
+            m.training = mode
+    out = y[0] if isinstance(y, tuple) else y
+    buffers = {id(b): b for b in model.buffers()}
+    rows = tracer.rows
+    return Summary(
+        model=name or type(model).__name__, input_shape=shape, output_shape=tuple(out.shape) if isinstance(out, Tensor) else (),
+        rows=rows,
+        total_params=sum(p.numel() for p in params.values()),
+        trainable_params=sum(p.numel() for p in params.values() if p.requires_grad),
+        param_bytes=sum(p.data.nbytes for p in params.values()),
+        buffer_bytes=sum(b.data.nbytes for b in buffers.values()),
+        input_bytes=x.data.nbytes,
+        activation_bytes=sum(r.output_bytes for r in rows),
+    )
+
+
+def from_layers(layers: str, input_size: tuple[int, int, int], seed: int = 0) -> Any:
+    """Build the ``nn.Sequential`` a ``--layers`` string describes (see ``shapes.parse_layers``).
+
+    ``input_size`` is ``(W, H, D)`` as the lecture writes it; the shape walk gives each
+    ``fc`` its input width, and one after spatial layers gets the ``Flatten`` it needs.
+
+    Example:
+        >>> from_layers("conv5x5x6,relu,pool2,fc10", (32, 32, 3))[4]
+        Linear(in_features=1176, out_features=10, bias=True)
+    """
+    from cnnlab import nn
+    from cnnlab.analysis.shapes import parse_layers, walk
+
+    specs = parse_layers(layers)
+    stages = walk(input_size, specs)
+    rng = np.random.default_rng(seed)
+    modules: list[Any] = []
+    flat = False
+    for s, before in zip(specs, stages):
+        W, H, C = before.output
+        if s.kind == "conv":
+            modules.append(nn.Conv2d(C, s.channels, s.kernel, stride=s.stride, padding=s.padding, dilation=s.dilation,
+                                     groups=s.groups, generator=rng))
+        elif s.kind == "tconv":
+            modules.append(nn.ConvTranspose2d(C, s.channels, s.kernel, stride=s.stride, padding=s.padding,
+                                              output_padding=s.output_padding, groups=s.groups, dilation=s.dilation,
+                                              generator=rng))
+        elif s.kind in ("maxpool", "avgpool"):
+            cls = nn.MaxPool2d if s.kind == "maxpool" else nn.AvgPool2d
+            modules.append(cls(s.kernel, stride=s.stride, padding=s.padding))
+        elif s.kind == "gap":
+            modules.append(nn.AdaptiveAvgPool2d(1))
+        elif s.kind == "flatten":
+            modules.append(nn.Flatten())
+            flat = True
+        elif s.kind == "fc":
+            if not flat:
+                modules.append(nn.Flatten())
+                flat = True
+            modules.append(nn.Linear(W * H * C, s.channels, generator=rng))
+        elif s.kind == "bn":
+            modules.append(nn.BatchNorm1d(C) if flat else nn.BatchNorm2d(C))
+        elif s.kind == "dropout":
+            modules.append(nn.Dropout())
+        elif s.kind == "identity":
+            modules.append(nn.Identity())
+        else:  # an activation, by its nn name
+            name = {"relu": "ReLU", "tanh": "Tanh", "sigmoid": "Sigmoid", "leakyrelu": "LeakyReLU", "elu": "ELU",
+                    "gelu": "GELU"}[s.kind]
+            modules.append(getattr(nn, name)())
+    return nn.Sequential(*modules)
+
+
+# (W, H, D) a zoo model is summarised at unless told otherwise (the ImageNet models: 224x224x3)
+DEFAULT_INPUT = {"lenet5": (28, 28, 1), "lenet5_classic": (32, 32, 1), "tiny_vgg": (64, 64, 3)}
+
+
+def zoo_model(name: str, input_size: tuple[int, int, int] | None = None, seed: int = 0) -> tuple[Any, tuple[int, int, int]]:
+    """A ``cnnlab.models`` model by name, with the ``(C, H, W)`` input to summarise it at.
+
+    ``input_size`` is ``(W, H, D)``; a depth other than the model's default is passed on as
+    ``in_channels``. An unknown name lists the valid ones.
+    """
+    from cnnlab import models
+
+    W, H, D = input_size or DEFAULT_INPUT.get(name, (224, 224, 3))
+    default_depth = DEFAULT_INPUT.get(name, (224, 224, 3))[2]
+    kwargs: dict[str, Any] = {"in_channels": D} if D != default_depth else {}
+    try:
+        model = models.get(name, generator=seed, **kwargs)
+    except TypeError:  # a builder without a generator argument
+        model = models.get(name, **kwargs)
+    return model, (D, H, W)

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from cnnlab.functional.parallel import run_chunks, scratch
+from cnnlab.functional.parallel import KEEP_BYTES, run_chunks, scratch
 from cnnlab.functional.sizes import IntPair, _pair, output_size, same_padding
 from cnnlab.tensor import Function, Tensor
 
@@ -71,8 +71,14 @@ def _channels_first(a: np.ndarray, lo: int, hi: int) -> np.ndarray:
     return out
 
 
-def _conv(x, w, bias, stride: IntPair, pads: Pads, dilation: IntPair, groups: int) -> np.ndarray:
-    """y[n, o] = sum over (c, kh, kw) of w[o, c, kh, kw] * xpad[n, c, oh*s + kh*d, ow*s + kw*d]."""
+def _conv(x, w, bias, stride: IntPair, pads: Pads, dilation: IntPair, groups: int,
+          keep: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+    """y[n, o] = sum over (c, kh, kw) of w[o, c, kh, kw] * xpad[n, c, oh*s + kh*d, ow*s + kw*d].
+
+    Returns ``(y, cols)``. With ``keep``, and when all patches fit in ``KEEP_BYTES``, the
+    patches are gathered into one array that is returned for the weight gradient, which
+    then need not gather them again (small layers, such as LeNet's, gain most from that).
+    """
     N, C, H, W = x.shape
     O, Cg, KH, KW = w.shape
     G = groups
@@ -82,10 +88,15 @@ def _conv(x, w, bias, stride: IntPair, pads: Pads, dilation: IntPair, groups: in
     patches = _patches(_zero_pad(x, pads), KH, KW, OH, OW, stride, dilation)
     wg = w.reshape(G, O // G, K)  # (G, O/G, Cg*KH*KW)
     y = np.empty((N, O, OH, OW), x.dtype)
+    kept = np.empty((C, KH, KW, N, OH, OW), x.dtype) if keep and C * KH * KW * N * L * x.itemsize <= KEEP_BYTES else None
 
     def work(lo: int, hi: int) -> None:
         n = hi - lo
-        cols = _gather(patches, lo, hi).reshape(G, K, n * L)
+        if kept is None:
+            cols = _gather(patches, lo, hi).reshape(G, K, n * L)
+        else:
+            np.copyto(kept[:, :, :, lo:hi], patches[lo:hi].transpose(1, 2, 3, 0, 4, 5))
+            cols = kept[:, :, :, lo:hi].reshape(G, K, n * L)  # a view: rows of N*L, n*L of them used
         out = scratch((G, O // G, n * L), x.dtype, slot=1)
         np.matmul(wg, cols, out=out)
         if bias is not None:
@@ -93,7 +104,7 @@ def _conv(x, w, bias, stride: IntPair, pads: Pads, dilation: IntPair, groups: in
         y[lo:hi] = out.reshape(O, n, OH, OW).transpose(1, 0, 2, 3)  # (n, O, OH, OW)
 
     run_chunks(N, C * KH * KW * L * x.itemsize, work)
-    return y
+    return y, kept
 
 
 def _conv_adjoint(y, w, stride: IntPair, pads: Pads, dilation: IntPair, groups: int, in_hw: IntPair) -> np.ndarray:
@@ -143,13 +154,20 @@ def _conv_adjoint(y, w, stride: IntPair, pads: Pads, dilation: IntPair, groups: 
     return x
 
 
-def _conv_weight_grad(x, gy, w_shape, stride: IntPair, pads: Pads, dilation: IntPair, groups: int) -> np.ndarray:
-    """dL/dw[o, c, kh, kw] = sum over (n, oh, ow) of gy[n, o, oh, ow] * patch[n, c, kh, kw, oh, ow]."""
+def _conv_weight_grad(x, gy, w_shape, stride: IntPair, pads: Pads, dilation: IntPair, groups: int,
+                      cols: np.ndarray | None = None) -> np.ndarray:
+    """dL/dw[o, c, kh, kw] = sum over (n, oh, ow) of gy[n, o, oh, ow] * patch[n, c, kh, kw, oh, ow].
+
+    ``cols``: the patches ``_conv`` kept, (C, KH, KW, N, OH, OW); gathered again otherwise.
+    """
     N, C, H, W = x.shape
     O, Cg, KH, KW = w_shape
     G = groups
     _, _, OH, OW = gy.shape
     K, L = Cg * KH * KW, OH * OW
+    if cols is not None:
+        g = _channels_first(gy, 0, N).reshape(G, O // G, N * L)
+        return np.matmul(g, cols.reshape(G, K, N * L).swapaxes(-1, -2)).reshape(w_shape)
     patches = _patches(_zero_pad(x, pads), KH, KW, OH, OW, stride, dilation)
 
     def work(lo: int, hi: int) -> np.ndarray:
@@ -203,7 +221,8 @@ def _batched(fn):
 class Conv2d(Function):
     def forward(self, x, w, b, stride, pads, dilation, groups):
         self.x, self.w, self.geometry = x, w, (stride, pads, dilation, groups)
-        return _conv(x, w, b, stride, pads, dilation, groups)
+        y, self.cols = _conv(x, w, b, stride, pads, dilation, groups, keep=self.needs_input_grad[1])
+        return y
 
     def backward(self, gy):
         stride, pads, dilation, groups = self.geometry
@@ -211,7 +230,7 @@ class Conv2d(Function):
         if self.needs_input_grad[0]:
             gx = _conv_adjoint(gy, self.w, stride, pads, dilation, groups, self.x.shape[2:])
         if self.needs_input_grad[1]:
-            gw = _conv_weight_grad(self.x, gy, self.w.shape, stride, pads, dilation, groups)
+            gw = _conv_weight_grad(self.x, gy, self.w.shape, stride, pads, dilation, groups, self.cols)
         if len(self.needs_input_grad) > 2 and self.needs_input_grad[2]:
             gb = gy.sum(axis=(0, 2, 3))
         return gx, gw, gb
@@ -298,7 +317,7 @@ class ConvTranspose2d(Function):
         gx = gw = gb = None
         if self.needs_input_grad[0]:
             H, W = self.x.shape[2:]  # output_padding >= stride (allowed below dilation) adds rows no input reaches
-            gx = np.ascontiguousarray(_conv(gy, self.w, None, stride, pads, dilation, groups)[:, :, :H, :W])
+            gx = np.ascontiguousarray(_conv(gy, self.w, None, stride, pads, dilation, groups)[0][:, :, :H, :W])
         if self.needs_input_grad[1]:  # the roles of input and output swap in the adjoint
             gw = _conv_weight_grad(gy, self.x, self.w.shape, stride, pads, dilation, groups)
         if len(self.needs_input_grad) > 2 and self.needs_input_grad[2]:

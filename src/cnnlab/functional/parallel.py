@@ -19,6 +19,7 @@ from typing import Any, Callable
 import numpy as np
 
 CHUNK_BYTES = 16 * 2**20
+KEEP_BYTES = 8 * 2**20  # patches up to this size are kept from forward for backward (see conv._conv)
 WORKERS = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
 
 _pool: ThreadPoolExecutor | None = None

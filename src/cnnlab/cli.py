@@ -387,7 +387,7 @@ def _filter_configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("image", nargs="?", metavar="IMAGE", help="an image file (default: the embedded camera.png)")
     p.add_argument("--sample", choices=SAMPLES, help="use an embedded photograph instead of IMAGE")
     p.add_argument("--kernel", help=f"a name ({', '.join(KERNELS)}), a matrix such as '0,-1,0;-1,5,-1;0,-1,0', "
-                   "or a text/CSV file of rows")
+                   "or a text/CSV file of rows (a matrix that starts with a minus: --kernel=-1,0;0,1)")
     p.add_argument("--size", type=int, help="side k of box, gaussian, motion (line length) or identity")
     p.add_argument("--sigma", type=float, help="gaussian: standard deviation in pixels (default 0.5)")
     p.add_argument("--angle", type=float, help="motion: degrees counter-clockwise from horizontal (default 135)")
@@ -565,7 +565,7 @@ def _viz(args: argparse.Namespace) -> int:
         return 0
     check_writable(args.out)
     if args.what == "filters":
-        picture = viz.grids.checkpoint_filters(args.checkpoint, args.layer, args.scale)
+        picture = viz.checkpoint_filters(args.checkpoint, args.layer, args.scale)
         what = f"filters of {args.layer or 'the first conv layer'}, before and after training"
     elif args.what == "activations":
         from cnnlab.data.transforms import mnist_style
@@ -579,7 +579,7 @@ def _viz(args: argparse.Namespace) -> int:
         layers = [n.strip() for n in args.layers.split(",")] if args.layers else None
         picture = viz.activations(model, digit, layers, max_channels=args.max_channels,
                                   title=f"activation maps of {info['model']} for {args.image}")
-        what = f"activation maps of {len(layers) if layers else 'every'} layer{'s' if layers != [''] else ''}"
+        what = f"activation maps of {args.image}"
     else:
         W, H, D = parse_size(args.input, "viz matrix")
         if args.groups < 1 or D % args.groups or args.out_channels % args.groups:

@@ -106,9 +106,9 @@ def _to_array(im) -> np.ndarray:
         return np.asarray(im, dtype=np.float64)
     if m in ("1", "L"):
         target = "L"
-    elif m in ("LA", "La", "PA"):
+    elif m in ("LA", "La"):
         target = "LA"
-    elif m in ("RGBA", "RGBa") or (m == "P" and "transparency" in im.info):
+    elif m in ("RGBA", "RGBa", "PA") or (m == "P" and "transparency" in im.info):
         target = "RGBA"
     else:  # RGB, P, CMYK, YCbCr, LAB, HSV, ...
         target = "RGB"

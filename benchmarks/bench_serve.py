@@ -1,0 +1,106 @@
+"""Latency of the explorer's endpoints, as a browser sees it: round trips to a real `cnnlab serve`.
+
+The server runs in its own process, held to 2 cores (the target machine), and is asked
+over one keep-alive connection, one request at a time, as the digit lab's page does
+while you draw. Target: the digit lab answers within 100 ms per request.
+
+    python benchmarks/bench_serve.py [--requests 200] [--cores 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import http.client
+import json
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+
+def drawings(count: int, size: int = 280, seed: int = 0) -> list[dict]:
+    """Random pen strokes (3-6 points, 20 pixels wide) on a white pad, as the page sends them."""
+    from PIL import Image, ImageDraw
+
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(count):
+        im = Image.new("L", (size, size), 255)
+        points = [tuple(int(v) for v in rng.integers(40, size - 40, 2)) for _ in range(rng.integers(3, 7))]
+        ImageDraw.Draw(im).line(points, fill=0, width=20, joint="curve")
+        out.append({"width": size, "height": size, "pixels": base64.b64encode(im.tobytes()).decode()})
+    return out
+
+
+def start_server(cores: int) -> tuple[subprocess.Popen, str]:
+    affinity = sorted(os.sched_getaffinity(0))[:cores] if hasattr(os, "sched_getaffinity") else None
+    proc = subprocess.Popen([sys.executable, "-m", "cnnlab.cli", "serve", "--port", "0"], stdout=subprocess.PIPE,
+                            text=True, preexec_fn=(lambda: os.sched_setaffinity(0, affinity)) if affinity else None)
+    line = proc.stdout.readline()
+    if not line.startswith("cnnlab explorer: "):
+        proc.kill()
+        raise SystemExit(f"the server did not start: {line!r}")
+    return proc, line.split()[2]
+
+
+def measure(conn: http.client.HTTPConnection, path: str, bodies: list[dict], warmup: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    """Round-trip and server-side milliseconds of each request (after ``warmup`` unmeasured ones)."""
+    trips, server = [], []
+    for i, body in enumerate(bodies[:warmup] + bodies):
+        data = json.dumps(body).encode()
+        began = time.perf_counter()
+        conn.request("POST", path, body=data, headers={"Content-Type": "application/json"})
+        response = conn.getresponse()
+        answer = json.loads(response.read())
+        elapsed = (time.perf_counter() - began) * 1000
+        if response.status != 200:
+            raise SystemExit(f"{path}: {response.status} {answer}")
+        if i >= warmup:
+            trips.append(elapsed)
+            server.append(answer.get("ms", np.nan))
+    return np.array(trips), np.array(server)
+
+
+def row(name: str, trips: np.ndarray, server: np.ndarray) -> str:
+    p = np.percentile(trips, [50, 90, 99])
+    return (f"{name:<34} {p[0]:7.1f} {p[1]:7.1f} {p[2]:7.1f} {trips.max():7.1f}   "
+            + (f"{np.nanmedian(server):7.1f}" if np.isfinite(server).any() else "      -"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=200, help="digit requests to time (default 200)")
+    parser.add_argument("--cores", type=int, default=2, help="cores the server may use (default 2)")
+    args = parser.parse_args()
+    proc, url = start_server(args.cores)
+    try:
+        host, port = url.split("//")[1].rstrip("/").split(":")
+        conn = http.client.HTTPConnection(host, int(port), timeout=60)
+        print(f"cnnlab serve at {url}, held to {args.cores} cores; {os.cpu_count()} cores on this machine, "
+              f"load average {os.getloadavg()[0]:.1f}")
+        print(f"{'endpoint (ms)':<34} {'median':>7} {'p90':>7} {'p99':>7} {'max':>7}   {'server':>7}")
+        trips, server = measure(conn, "/api/digit", drawings(args.requests))
+        print(row("digit lab (280x280 drawing)", trips, server))
+        digit_median, digit_p90 = np.percentile(trips, [50, 90])
+        small = [{**d} for d in drawings(min(args.requests, 50), size=140, seed=1)]
+        print(row("digit lab (140x140 drawing)", *measure(conn, "/api/digit", small)))
+        convs = [{"input": n, "kernel": 3, "stride": 1 + n % 3, "padding": "same"} for n in range(8, 33)]
+        print(row("playground (8..32, 'same')", *measure(conn, "/api/conv", convs)))
+        print(row("playground (32x32 transposed, s2)", *measure(conn, "/api/conv", [{"input": 32, "kernel": 3, "stride": 2,
+                                                                                  "transposed": True}] * 20)))
+        for kernel in ("sharpen", "gaussian", "motion"):
+            print(row(f"filter lab (512x512 RGB, {kernel})", *measure(conn, "/api/filter", [{"image": "astronaut",
+                                                                                          "kernel": kernel}] * 20)))
+        verdict = "meets" if digit_p90 <= 100 else "MISSES"
+        print(f"digit lab: median {digit_median:.1f} ms, p90 {digit_p90:.1f} ms: {verdict} the 100 ms target")
+        conn.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+if __name__ == "__main__":
+    main()

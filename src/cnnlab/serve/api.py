@@ -1,0 +1,366 @@
+"""What the explorer's JSON endpoints compute, with no HTTP in sight.
+
+Each public method of ``Explorer`` takes the request's parsed JSON (or the upload's
+bytes) and returns a JSON-ready dict. Every number comes from cnnlab itself: output
+sizes and their working from ``cnnlab.analysis.shapes`` (which calls the one size
+helper, ``cnnlab.functional.sizes``), the convolutions from ``cnnlab.functional``,
+filtered images from ``cnnlab.filters``, digits from ``cnnlab.data.transforms.mnist_style``
+and a trained LeNet-5. A request the explorer refuses raises ``BadRequest`` (HTTP 400)
+with one line saying what was expected and what came.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import os
+import secrets
+import tempfile
+import threading
+import time
+from collections import OrderedDict
+from importlib.resources import as_file, files
+from typing import Any
+
+import numpy as np
+
+import cnnlab.functional as F
+from cnnlab import filters
+from cnnlab.analysis.shapes import explain_2d
+from cnnlab.tensor import Tensor, no_grad
+
+MAX_UPLOAD_BYTES = 10 * 2**20  # an upload's body
+MAX_UPLOAD_PIXELS = 25_000_000  # checked from the image header, before decoding
+MAX_SIDE = 1024  # uploads are shrunk to this longer side: the lab is for looking, not for print
+MAX_UPLOADS = 8  # kept in memory, least recently used dropped first
+MAX_GRID = 100  # the playground draws at most this many cells per side
+DISPLAYS = ("auto", "clip", "rescale")
+PLAYGROUND = {  # name: (lowest, highest, default)
+    "input": (1, 32, 7), "kernel": (1, 11, 3), "stride": (1, 8, 1), "padding": (0, 16, 0),
+    "dilation": (1, 8, 1), "output_padding": (0, 7, 0), "seed": (0, 2**31 - 1, 0),
+}
+
+
+class BadRequest(ValueError):
+    """A request the explorer refuses: answered with HTTP ``status`` and the message."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _int(params: dict[str, Any], name: str, lo: int, hi: int, default: int) -> int:
+    value = params.get(name, default)
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise BadRequest(f"{name} must be an integer from {lo} to {hi} (got {value!r})")
+    return value
+
+
+def _choice(params: dict[str, Any], name: str, choices: tuple[str, ...] | dict, default: str) -> str:
+    value = params.get(name, default)
+    if value not in choices:
+        raise BadRequest(f"{name} must be one of {', '.join(choices)} (got {value!r})")
+    return value
+
+
+def _matrix(params: dict[str, Any], name: str, shape: tuple[int, int]) -> np.ndarray | None:
+    """An optional matrix of small numbers, e.g. the playground's own input values."""
+    value = params.get(name)
+    if value is None:
+        return None
+    try:
+        a = np.array(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise BadRequest(f"{name} must be a {shape[0]}x{shape[1]} list of rows of numbers") from None
+    if a.shape != shape:
+        raise BadRequest(f"{name} must be {shape[0]}x{shape[1]} to match the sizes chosen (got shape {a.shape})")
+    if not np.isfinite(a).all() or np.abs(a).max(initial=0) > 1000:
+        raise BadRequest(f"{name}: entries must be finite numbers between -1000 and 1000")
+    return a
+
+
+def _check_keys(params: Any, allowed: set[str], what: str) -> dict[str, Any]:
+    if not isinstance(params, dict):
+        raise BadRequest(f"{what}: expected a JSON object (got {type(params).__name__})")
+    unknown = sorted(set(params) - allowed)
+    if unknown:
+        raise BadRequest(f"{what}: unknown parameter {unknown[0]!r}; valid: {', '.join(sorted(allowed))}")
+    return params
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    """A uint8 ``(H, W)`` or ``(H, W, C)`` image as PNG file bytes (fast, light compression)."""
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(image)).save(buf, format="PNG", compress_level=1)
+    return buf.getvalue()
+
+
+def png_data_url(image: np.ndarray) -> str:
+    """A uint8 image as a ``data:image/png;base64,...`` URL, for an ``<img>`` of a JSON answer."""
+    return "data:image/png;base64," + base64.b64encode(png_bytes(image)).decode("ascii")
+
+
+def _rounded(a: np.ndarray, digits: int = 4) -> list:
+    return np.round(a.astype(np.float64), digits).tolist()
+
+
+# --- the convolution playground -----------------------------------------------------------
+def conv(params: Any) -> dict[str, Any]:
+    """One convolution (or transposed convolution) of a small square input, step by step.
+
+    ``params``: ``input`` (N), ``kernel`` (F), ``stride``, ``padding`` (int, ``'same'`` or
+    ``'valid'``), ``dilation``, ``transposed``, ``output_padding``, ``seed`` (for the
+    random small integers of input and kernel), and optionally ``input_values`` /
+    ``kernel_values`` (the user's own numbers).
+
+    The answer holds the matrices, the output-size working, and the steps: for a
+    convolution, output pixel ``(i, j)`` reads the padded input at ``(top + u*D,
+    left + v*D)``; for a transposed one, input pixel ``(i, j)`` writes (adds) to the
+    uncropped output canvas there. ``done_at[r][c]`` is the step after which output
+    ``(r, c)`` holds its final value (-1: no step writes it; it stays 0).
+    """
+    p = _check_keys(params, {*PLAYGROUND, "transposed", "input_values", "kernel_values"}, "conv")
+    n, k, s, d, op, seed = (_int(p, name, *PLAYGROUND[name])
+                            for name in ("input", "kernel", "stride", "dilation", "output_padding", "seed"))
+    transposed = p.get("transposed", False)
+    if not isinstance(transposed, bool):
+        raise BadRequest(f"transposed must be true or false (got {transposed!r})")
+    padding = p.get("padding", 0)
+    if padding not in ("same", "valid"):
+        padding = _int(p, "padding", *PLAYGROUND["padding"])
+    rng = np.random.default_rng(seed)
+    x = _matrix(p, "input_values", (n, n))
+    w = _matrix(p, "kernel_values", (k, k))
+    x = rng.integers(0, 4 if transposed else 5, (n, n)).astype(np.float64) if x is None else x
+    w = rng.integers(-1, 2, (k, k)).astype(np.float64) if w is None else w
+    answer: dict[str, Any] = {"transposed": transposed, "input": x.tolist(), "kernel": w.tolist()}
+    try:
+        worked = explain_2d((n, n), k, s, padding, d, transposed=transposed,
+                            output_padding=op if transposed else 0, op="conv")
+    except ValueError as e:  # a combination the formula (and PyTorch) refuses: explain it, it is no error
+        return {**answer, "valid": False, "reason": str(e)}
+    e = worked["height"]  # square input and kernel: both axes have the same working
+    top, bottom = e.padding
+    O, span = e.output, e.span
+    grid = (n + top + bottom) if not transposed else max((n - 1) * s + span, top + O)  # what the page draws
+    if grid > MAX_GRID or O > MAX_GRID:
+        raise BadRequest(f"the {'output canvas' if transposed else 'padded input'} would be {grid}x{grid}; the "
+                         f"playground draws at most {MAX_GRID}x{MAX_GRID}: lower the stride, padding or dilation")
+    with no_grad():
+        xt, wt = Tensor(x[None, None]), Tensor(w[None, None])  # (1, 1, N, N), (1, 1, F, F)
+        if transposed:
+            y = F.conv_transpose2d(xt, wt, stride=s, padding=top, output_padding=op, dilation=d)
+        else:
+            y = F.conv2d(xt, wt, stride=s, padding=padding, dilation=d)
+    out = y.numpy()[0, 0]
+    if out.shape != (O, O):  # the engine and the formula share output_size; this cannot differ
+        raise RuntimeError(f"conv: output {out.shape} but the formula says {O}x{O}")
+    stepper = n if transposed else O  # the transposed conv walks the input, the conv the output
+    steps = [[i, j, i * s, j * s] for i in range(stepper) for j in range(stepper)]
+    if transposed:
+        # Input (i, j) is step i*N + j and writes output rows i*S + u*D - P: the last step that
+        # writes (r, c) is (the last row i reaching r)*N + (the last column j reaching c).
+        last = np.full(O, -1)
+        for i in range(n):  # increasing: the last i wins
+            rows = i * s + np.arange(k) * d - top
+            last[rows[(rows >= 0) & (rows < O)]] = i
+        done = np.where((last[:, None] >= 0) & (last[None, :] >= 0), last[:, None] * n + last[None, :], -1)
+    else:
+        done = np.arange(O * O).reshape(O, O)  # (O, O): output (i, j) is step i*O + j
+    summary = (f"{n}x{n} input, {k}x{k} filter" + (" (transposed)" if transposed else "") + f", stride {s}, padding "
+               + (str(top) if top == bottom else f"{top}+{bottom}") + (f", dilation {d}" if d != 1 else "")
+               + (f", output padding {op}" if transposed and op else "") + f" -> {O}x{O} output")
+    return {**answer, "valid": True, "output": out.tolist(), "output_size": [O, O], "padding": [top, bottom],
+            "same": worked["same"][0] if worked["same"] else None, "span": span, "dilation": d, "stride": s,
+            "grid": grid, "offset": top, "steps": steps, "done_at": done.tolist(), "formula": e.formula,
+            "notes": e.notes, "summary": summary, "exact": e.exact, "remainder": e.remainder,
+            "unread": e.unread, "unwritten": e.unwritten}
+
+
+# --- the filter lab -----------------------------------------------------------------------
+def kernels() -> dict[str, Any]:
+    """The masks (with their default parameters) and the choices the filter lab offers."""
+    return {"kernels": {name: fn().tolist() for name, fn in filters.KERNELS.items()},
+            "lecture": list(filters.LECTURE), "borders": list(filters.BORDERS), "displays": list(DISPLAYS),
+            "samples": list(filters.SAMPLES), "max_upload_bytes": MAX_UPLOAD_BYTES,
+            "max_upload_pixels": MAX_UPLOAD_PIXELS}
+
+
+def _kernel(spec: Any) -> np.ndarray:
+    """A mask name or a matrix string; never a file name (``get_kernel`` would read one)."""
+    if not isinstance(spec, str) or not spec.strip():
+        raise BadRequest(f"kernel must be a name ({', '.join(filters.KERNELS)}) or rows such as "
+                         f"'0,-1,0;-1,5,-1;0,-1,0' (got {spec!r})")
+    name = spec.strip().lower().replace("-", "_")
+    if name in filters.KERNELS:
+        return filters.get_kernel(name)
+    if len(spec) > 4000 or not any(ch.isdigit() for ch in spec):
+        raise BadRequest(f"unknown kernel {spec[:40]!r}: give one of {', '.join(filters.KERNELS)} or rows of "
+                         f"numbers such as '0,-1,0;-1,5,-1;0,-1,0'")
+    k = filters.parse_kernel(spec)
+    if max(k.shape) > 15:
+        raise BadRequest(f"kernel is {k.shape[0]}x{k.shape[1]}; the lab takes at most 15x15")
+    return k
+
+
+class Explorer:
+    """The explorer's state: the digit model and the uploaded images, shared by all requests.
+
+    Args:
+        checkpoint: a checkpoint folder for the digit lab (a model taking ``(N, 1, 28, 28)``
+            digits); ``None`` loads the pretrained LeNet-5 shipped in the package.
+    """
+
+    def __init__(self, checkpoint: str | os.PathLike | None = None) -> None:
+        self.checkpoint = checkpoint
+        self._uploads: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._samples: dict[str, np.ndarray] = {}
+        self._lock = threading.Lock()  # the images
+        self._model_lock = threading.Lock()  # one forward at a time: the hooks record into one list
+        self._model: Any = None
+        self.info: dict[str, Any] = {}  # the digit model's name, epoch and test accuracy, once loaded
+        self._captured: list[tuple[str, str, np.ndarray]] = []
+
+    # --- images -------------------------------------------------------------------------
+    def upload(self, data: bytes) -> dict[str, Any]:
+        """Decode an uploaded file (any format Pillow reads), keep it, answer its id and a preview."""
+        from cnnlab.data.transforms import resize
+        from cnnlab.imageio import read_image
+
+        if not data:
+            raise BadRequest("the upload is empty: send the image file's bytes")
+        if len(data) > MAX_UPLOAD_BYTES:
+            raise BadRequest(f"the upload is {len(data)} bytes, over the limit of {MAX_UPLOAD_BYTES}", 413)
+        fd, path = tempfile.mkstemp(prefix="cnnlab-upload-")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            image = read_image(path, max_pixels=MAX_UPLOAD_PIXELS)  # decoded: the bytes decide, not a name
+        except ValueError as e:
+            message = str(e).replace(path, "the upload")
+            hint = "; upload a PNG, JPEG, GIF, BMP, WebP or TIFF image" if "not an image" in message else ""
+            raise BadRequest(message + hint) from None
+        finally:
+            os.unlink(path)
+        H, W = image.shape[:2]
+        original = [W, H]
+        if max(H, W) > MAX_SIDE:
+            h, w = max(1, round(H * MAX_SIDE / max(H, W))), max(1, round(W * MAX_SIDE / max(H, W)))
+            chw = image[None] if image.ndim == 2 else image.transpose(2, 0, 1)  # (C, H, W)
+            small = np.clip(resize(chw, (h, w)), 0.0, 1.0)
+            image = small[0] if image.ndim == 2 else small.transpose(1, 2, 0)  # back to (h, w[, C])
+        image.setflags(write=False)  # shared by every request that names it
+        key = secrets.token_hex(8)
+        with self._lock:
+            self._uploads[key] = image
+            while len(self._uploads) > MAX_UPLOADS:
+                self._uploads.popitem(last=False)
+        return {"id": key, "width": image.shape[1], "height": image.shape[0], "original": original,
+                "resized": original != [image.shape[1], image.shape[0]], "image": png_data_url(filters.to_uint8(image))}
+
+    def image(self, source: Any) -> np.ndarray:
+        """A sample photograph by name, or an upload by its id."""
+        with self._lock:
+            if source in filters.SAMPLES:
+                if source not in self._samples:  # decoded once: a PNG read costs more than the filter
+                    self._samples[source] = filters.sample(source)
+                    self._samples[source].setflags(write=False)  # shared by every request
+                return self._samples[source]
+            if isinstance(source, str) and source in self._uploads:
+                self._uploads.move_to_end(source)
+                return self._uploads[source]
+        raise BadRequest(f"image must be {' or '.join(filters.SAMPLES)} or the id of an upload (got {source!r}); "
+                         f"uploads are kept for the last {MAX_UPLOADS} images only", 404 if isinstance(source, str) else 400)
+
+    def filter(self, params: Any) -> dict[str, Any]:
+        """Filter an image with ``cnnlab.filters.apply``: ``image``, ``kernel``, ``border``, ``display``."""
+        p = _check_keys(params, {"image", "kernel", "border", "display"}, "filter")
+        image = self.image(p.get("image", "camera"))
+        kernel = _kernel(p.get("kernel"))
+        border = _choice(p, "border", filters.BORDERS, "reflect")
+        display = _choice(p, "display", DISPLAYS, "auto")
+        began = time.perf_counter()
+        result = filters.apply(image, kernel, border=border)
+        ms = (time.perf_counter() - began) * 1000
+        if display == "auto":  # as `cnnlab filter`: edge maps (kernels summing to 0) are signed
+            display = "rescale" if abs(kernel.sum()) < 1e-9 else "clip"
+        colour = result if result.ndim == 2 else result[..., : 3 if result.shape[-1] >= 3 else 1]
+        return {"image": png_data_url(filters.to_uint8(result, display)), "width": result.shape[1],
+                "height": result.shape[0], "kernel": kernel.tolist(), "border": border, "display": display,
+                "min": float(colour.min()), "max": float(colour.max()), "ms": round(ms, 2)}
+
+    # --- digits -------------------------------------------------------------------------
+    def model(self) -> Any:
+        """The digit model, loaded on first use, with a hook on every layer."""
+        with self._model_lock:
+            if self._model is None:
+                self._model = self._load()
+            return self._model
+
+    def _load(self) -> Any:
+        from cnnlab.train import load_model
+
+        if self.checkpoint is None:
+            with as_file(files("cnnlab") / "data" / "pretrained" / "lenet5") as folder:
+                model, info = load_model(folder)
+        else:
+            model, info = load_model(self.checkpoint)
+        self.info = {"model": info["model"], "epoch": info["epoch"],
+                     "test_acc": (info.get("history") or {}).get("test_acc", [None])[-1]}
+        for name, module in model.named_modules():
+            if name and not module._modules:  # the leaves: every layer that computes something
+                module.register_forward_hook(
+                    lambda m, args, out, name=name: self._captured.append((name, type(m).__name__, out.numpy()[0].copy())))
+        try:
+            with no_grad():
+                logits = model(Tensor(np.zeros((1, 1, 28, 28), np.float32)))
+        except (ValueError, TypeError) as e:
+            raise ValueError(f"the digit lab needs a model taking 28x28 grayscale digits: {e}") from None
+        finally:
+            self._captured.clear()
+        if logits.shape != (1, 10):
+            raise ValueError(f"the digit lab needs a model with 10 outputs, one per digit (got {logits.shape[1:]})")
+        return model
+
+    def digit(self, params: Any) -> dict[str, Any]:
+        """Classify a drawing: ``width``, ``height`` and ``pixels`` (base64 of 8-bit gray, row-major).
+
+        The drawing is made to look like an MNIST digit (``mnist_style``: inverted if its
+        background is light, cropped, scaled to 20 pixels, centred by mass), normalised as
+        in training, and run through the model; every layer's output comes back.
+        """
+        from cnnlab.data.transforms import mnist_style
+        from cnnlab.train import _normalize
+
+        began = time.perf_counter()
+        p = _check_keys(params, {"width", "height", "pixels"}, "digit")
+        W, H = _int(p, "width", 8, 1024, 0), _int(p, "height", 8, 1024, 0)
+        if not isinstance(p.get("pixels"), str):
+            raise BadRequest("pixels must be a base64 string of width*height 8-bit gray values")
+        try:
+            raw = base64.b64decode(p["pixels"], validate=True)
+        except (binascii.Error, ValueError):
+            raise BadRequest("pixels is not valid base64") from None
+        if len(raw) != W * H:
+            raise BadRequest(f"pixels holds {len(raw)} values but width*height is {W}*{H} = {W * H}")
+        drawing = np.frombuffer(raw, np.uint8).reshape(H, W)
+        try:
+            digit = mnist_style(drawing)  # (28, 28) in [0, 1]
+        except ValueError:
+            raise BadRequest("the canvas is empty: draw a digit") from None
+        model = self.model()
+        with self._model_lock, no_grad():
+            self._captured.clear()
+            logits = model(Tensor(_normalize(digit[None, None])))  # (1, 10)
+            probs = F.softmax(logits, dim=1).numpy()[0]
+            layers = [{"name": name, "type": kind, "shape": list(out.shape),
+                       "min": float(out.min()), "max": float(out.max()), "values": _rounded(out, 3)}
+                      for name, kind, out in self._captured]
+            self._captured.clear()
+        return {"prediction": int(probs.argmax()), "probabilities": _rounded(probs, 5), "digit": _rounded(digit, 3),
+                "layers": layers, "model": self.info, "ms": round((time.perf_counter() - began) * 1000, 2)}

@@ -16,7 +16,7 @@ from cnnlab.train import INFO_FILE, MODEL_FILE, TrainConfig, TrainingError, load
 
 
 def _config(tmp_path, **kw) -> TrainConfig:
-    base = dict(epochs=2, batch_size=128, lr=3e-3, out=os.fspath(tmp_path / "run"))
+    base = dict(epochs=2, batch_size=128, optimizer="adamw", lr=3e-3, out=os.fspath(tmp_path / "run"))
     return TrainConfig(**{**base, **kw})
 
 

@@ -114,6 +114,10 @@ def _train(args: argparse.Namespace) -> int:
 
     try:
         train(config, resume=args.resume, callback=show)
+        from cnnlab.viz import report_checkpoint
+
+        written = report_checkpoint(args.resume or args.out)
+        print("pictures: " + ", ".join(str(p) for p in written.values()))
     except TrainingError as e:
         if bar is not None:
             bar.close()

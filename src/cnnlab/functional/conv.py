@@ -52,6 +52,25 @@ def _patches(xp: np.ndarray, KH: int, KW: int, OH: int, OW: int, stride: IntPair
     )
 
 
+# OpenBLAS packs a whole operand before multiplying: feeding it blocks of columns keeps
+# the packed block in cache, which is 3-5x faster for layers with few channels (LeNet's).
+GEMM_COLUMNS = 4096
+
+
+def _gemm(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``out = a @ b`` over the last two axes, in blocks of ``GEMM_COLUMNS`` columns of b."""
+    for i in range(0, b.shape[-1], GEMM_COLUMNS):
+        np.matmul(a, b[..., i:i + GEMM_COLUMNS], out=out[..., i:i + GEMM_COLUMNS])
+    return out
+
+
+def _gemm_nt(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a @ b^T`` over the last two axes, summing the long shared axis in blocks."""
+    n = a.shape[-1]
+    return sum(np.matmul(a[..., i:i + GEMM_COLUMNS], b[..., i:i + GEMM_COLUMNS].swapaxes(-1, -2))
+               for i in range(0, n, GEMM_COLUMNS))
+
+
 def _gather(patches: np.ndarray, lo: int, hi: int) -> np.ndarray:
     """Copy the patches of images lo..hi into a scratch buffer, batch axis inside: (C, KH, KW, n, OH, OW).
 
@@ -97,8 +116,7 @@ def _conv(x, w, bias, stride: IntPair, pads: Pads, dilation: IntPair, groups: in
         else:
             np.copyto(kept[:, :, :, lo:hi], patches[lo:hi].transpose(1, 2, 3, 0, 4, 5))
             cols = kept[:, :, :, lo:hi].reshape(G, K, n * L)  # a view: rows of N*L, n*L of them used
-        out = scratch((G, O // G, n * L), x.dtype, slot=1)
-        np.matmul(wg, cols, out=out)
+        out = _gemm(wg, cols, scratch((G, O // G, n * L), x.dtype, slot=1))
         if bias is not None:
             out += bias.reshape(G, O // G, 1)
         y[lo:hi] = out.reshape(O, n, OH, OW).transpose(1, 0, 2, 3)  # (n, O, OH, OW)
@@ -137,8 +155,7 @@ def _conv_adjoint(y, w, stride: IntPair, pads: Pads, dilation: IntPair, groups: 
         g = scratch((O, n, OH, Wq), y.dtype, slot=1)
         g[..., OW:] = 0
         g[..., :OW] = y[lo:hi].transpose(1, 0, 2, 3)  # (O, n, OH, OW), wide with zero columns
-        cols = scratch((G, K, n * Lw), y.dtype)
-        np.matmul(wt, g.reshape(G, O // G, n * Lw), out=cols)
+        cols = _gemm(wt, g.reshape(G, O // G, n * Lw), scratch((G, K, n * Lw), y.dtype))
         cols = cols.reshape(C, KH, KW, n, Lw)
         planes = scratch((C, n, sh, sw, Hq * Wq), y.dtype, slot=2)
         planes[...] = 0
@@ -167,14 +184,14 @@ def _conv_weight_grad(x, gy, w_shape, stride: IntPair, pads: Pads, dilation: Int
     K, L = Cg * KH * KW, OH * OW
     if cols is not None:
         g = _channels_first(gy, 0, N).reshape(G, O // G, N * L)
-        return np.matmul(g, cols.reshape(G, K, N * L).swapaxes(-1, -2)).reshape(w_shape)
+        return _gemm_nt(g, cols.reshape(G, K, N * L)).reshape(w_shape)
     patches = _patches(_zero_pad(x, pads), KH, KW, OH, OW, stride, dilation)
 
     def work(lo: int, hi: int) -> np.ndarray:
         n = hi - lo
         cols = _gather(patches, lo, hi).reshape(G, K, n * L)
         g = _channels_first(gy, lo, hi).reshape(G, O // G, n * L)
-        return np.matmul(g, cols.swapaxes(-1, -2))  # (G, O/G, K)
+        return _gemm_nt(g, cols)  # (G, O/G, K)
 
     return sum(run_chunks(N, C * KH * KW * L * x.itemsize, work)).reshape(w_shape)
 

@@ -52,7 +52,7 @@ class TrainConfig:
 
     model: str = "lenet5"
     data: str = "mnist5k"
-    epochs: int = 25
+    epochs: int = 20
     batch_size: int = 64
     optimizer: str = "sgd"
     lr: float = 0.05

@@ -5,6 +5,7 @@ of its family: ``conv``, ``pool``, ``activation``, ``loss``, ``norm``, ``padding
 """
 
 from cnnlab.functional import basic
+from cnnlab.functional.basic import cat
 from cnnlab.functional.activation import elu, gelu, leaky_relu, log_softmax, relu, sigmoid, softmax, tanh
 from cnnlab.functional.conv import conv2d, conv_transpose2d
 from cnnlab.functional.linear import dropout, linear
@@ -14,7 +15,7 @@ from cnnlab.functional.padding import pad
 from cnnlab.functional.pool import adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool2d, max_pool2d
 from cnnlab.functional.sizes import output_size, same_padding
 
-__all__ = ["adaptive_avg_pool2d", "adaptive_max_pool2d", "avg_pool2d", "basic", "batch_norm", "conv2d",
+__all__ = ["adaptive_avg_pool2d", "adaptive_max_pool2d", "avg_pool2d", "basic", "batch_norm", "cat", "conv2d",
            "conv_transpose2d", "cross_entropy", "dropout", "elu", "gelu", "leaky_relu", "linear",
            "log_softmax", "max_pool2d", "mse_loss", "nll_loss", "output_size", "pad", "relu", "same_padding",
            "sigmoid", "softmax", "tanh"]

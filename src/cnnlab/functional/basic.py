@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from cnnlab.tensor import Function
+from cnnlab.tensor import Function, Tensor
 
 
 def unbroadcast(grad: np.ndarray, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
@@ -276,3 +276,33 @@ class GetItem(Function):
         out = np.zeros(self.shape, self.dtype)
         np.add.at(out, self.index, g)
         return out
+
+
+class Cat(Function):
+    """Concatenate along an axis; the gradient is the upstream gradient split back into the same pieces."""
+
+    def forward(self, *arrays: np.ndarray, dim: int) -> np.ndarray:
+        self.dim = dim
+        self.splits = np.cumsum([a.shape[dim] for a in arrays])[:-1]
+        return np.concatenate(arrays, axis=dim)
+
+    def backward(self, g: np.ndarray) -> tuple[np.ndarray, ...]:
+        return tuple(np.split(g, self.splits, axis=self.dim))
+
+
+def cat(tensors: list[Tensor], dim: int = 0) -> Tensor:
+    """Join tensors along ``dim``, as ``torch.cat``; the other axes must agree.
+
+    Example:
+        >>> a, b = Tensor(np.zeros((1, 2, 3))), Tensor(np.ones((1, 4, 3)))
+        >>> cat([a, b], dim=1).shape
+        (1, 6, 3)
+    """
+    if not tensors or not all(isinstance(t, Tensor) for t in tensors):
+        raise TypeError("cat: expected a non-empty list of Tensors")
+    first = tensors[0].shape
+    dim = dim + len(first) if dim < 0 else dim
+    for t in tensors:
+        if t.ndim != len(first) or t.shape[:dim] + t.shape[dim + 1:] != first[:dim] + first[dim + 1:]:
+            raise ValueError(f"cat: shapes must agree except along dim {dim} (got {[t.shape for t in tensors]})")
+    return Cat.apply(*tensors, dim=dim)

@@ -36,8 +36,9 @@ class Pad(Function):
             self.index = None
             return np.pad(x, widths, mode="constant", constant_values=value)
         self.index = [_source_index(x.shape[a], b, e, mode) for a, (b, e) in zip(self.axes, self.pairs)]
-        for axis, idx in zip(self.axes, self.index):
-            x = np.take(x, idx, axis=axis)
+        for axis, idx, (before, after) in zip(self.axes, self.index, self.pairs):
+            if before or after:  # np.take copies even when nothing is added
+                x = np.take(x, idx, axis=axis)
         return x
 
     def backward(self, g):

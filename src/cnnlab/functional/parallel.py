@@ -13,8 +13,8 @@ from __future__ import annotations
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import nullcontext
-from typing import Any, Callable
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -22,33 +22,45 @@ CHUNK_BYTES = 16 * 2**20
 KEEP_BYTES = 8 * 2**20  # patches up to this size are kept from forward for backward (see conv._conv)
 WORKERS = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
 
+PARALLEL_MIN_BYTES = 2**20  # less work than this stays on the calling thread: handing it over costs more
+
 _pool: ThreadPoolExecutor | None = None
-_controller: Any = None
+_blas: list[Any] | None = None  # threadpoolctl's controllers of the loaded BLAS libraries
 _local = threading.local()
 
 
-def _single_threaded_blas():
-    global _controller
-    if _controller is None:
+@contextmanager
+def _single_threaded_blas() -> Iterator[None]:
+    """Hold BLAS to one thread, then restore its own count (a few ctypes calls, no scan)."""
+    global _blas
+    if _blas is None:
         try:
             from threadpoolctl import ThreadpoolController
         except ImportError:  # still correct, only slower
-            _controller = False
+            _blas = []
         else:
-            _controller = ThreadpoolController()
-    return _controller.limit(limits=1, user_api="blas") if _controller else nullcontext()
+            _blas = [c for c in ThreadpoolController().lib_controllers if c.user_api == "blas"]
+    before = [c.num_threads for c in _blas]
+    for c in _blas:
+        c.set_num_threads(1)
+    try:
+        yield
+    finally:
+        for c, n in zip(_blas, before):
+            c.set_num_threads(n)
 
 
-def run_chunks(n: int, item_bytes: int, work: Callable[[int, int], Any]) -> list[Any]:
+def run_chunks(n: int, item_bytes: int, work: Callable[[int, int], Any], chunk_bytes: int | None = None) -> list[Any]:
     """Call ``work(lo, hi)`` for chunks covering ``range(n)``; return the results in order.
 
-    Chunks hold as many items as fit in ``CHUNK_BYTES`` (at least one), and at most
-    ``ceil(n / WORKERS)`` so that every core gets work.
+    Chunks hold as many items as fit in ``chunk_bytes`` (at least one), and at most
+    ``ceil(n / WORKERS)`` so that every core gets work. Work smaller than
+    ``PARALLEL_MIN_BYTES`` in all runs on the calling thread.
     """
     global _pool
-    per = max(1, min(CHUNK_BYTES // max(item_bytes, 1), -(-n // WORKERS)))
+    per = max(1, min((chunk_bytes or CHUNK_BYTES) // max(item_bytes, 1), -(-n // WORKERS)))
     bounds = [(lo, min(lo + per, n)) for lo in range(0, n, per)]
-    if len(bounds) == 1 or WORKERS == 1:
+    if len(bounds) == 1 or WORKERS == 1 or n * item_bytes < PARALLEL_MIN_BYTES:
         return [work(lo, hi) for lo, hi in bounds]
     if _pool is None:
         _pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="cnnlab")

@@ -112,7 +112,7 @@ def _scatter(gxp: np.ndarray, at: tuple, values: np.ndarray, mode: str) -> None:
 def _chunked(planes: int, plane_bytes: int, work) -> None:
     """Run ``work(lo, hi)`` over chunks of about 1 MiB of planes on all cores, so that the
     ``KH*KW`` passes over a chunk find it in cache."""
-    run_chunks(planes, 16 * plane_bytes, work)
+    run_chunks(planes, plane_bytes, work, chunk_bytes=2**20)
 
 
 class _Pool2d(Function):

@@ -16,39 +16,9 @@ import cnnlab.functional as F
 from cnnlab import nn
 from cnnlab.functional.pool import adaptive_avg_pool2d
 from cnnlab.models._errors import names_failing_layer
-from cnnlab.tensor import Function, Tensor
+from cnnlab.tensor import Tensor
 
 Seed = np.random.Generator | int | None
-
-
-class _Cat(Function):
-    """Concatenate along an axis; the gradient is the upstream gradient split back into the same pieces."""
-
-    def forward(self, *arrays: np.ndarray, dim: int) -> np.ndarray:
-        self.dim = dim
-        self.splits = np.cumsum([a.shape[dim] for a in arrays])[:-1]
-        return np.concatenate(arrays, axis=dim)
-
-    def backward(self, g: np.ndarray) -> tuple[np.ndarray, ...]:
-        return tuple(np.split(g, self.splits, axis=self.dim))
-
-
-def cat(tensors: list[Tensor], dim: int = 0) -> Tensor:
-    """Join tensors along ``dim``, as ``torch.cat``; the other axes must agree.
-
-    Example:
-        >>> a, b = cnnlab.Tensor(np.zeros((1, 2, 3))), cnnlab.Tensor(np.ones((1, 4, 3)))
-        >>> cat([a, b], dim=1).shape
-        (1, 6, 3)
-    """
-    if not tensors or not all(isinstance(t, Tensor) for t in tensors):
-        raise TypeError("cat: expected a non-empty list of Tensors")
-    first = tensors[0].shape
-    dim = dim + len(first) if dim < 0 else dim
-    for t in tensors:
-        if t.ndim != len(first) or t.shape[:dim] + t.shape[dim + 1:] != first[:dim] + first[dim + 1:]:
-            raise ValueError(f"cat: shapes must agree except along dim {dim} (got {[t.shape for t in tensors]})")
-    return _Cat.apply(*tensors, dim=dim)
 
 
 class BasicConv2d(nn.Module):
@@ -86,7 +56,7 @@ class Inception(nn.Module):
                                      BasicConv2d(in_channels, pool_proj, 1, generator=rng))
 
     def forward(self, x: Tensor) -> Tensor:
-        return cat([self.branch1(x), self.branch2(x), self.branch3(x), self.branch4(x)], dim=1)
+        return F.cat([self.branch1(x), self.branch2(x), self.branch3(x), self.branch4(x)], dim=1)
 
 
 class InceptionAux(nn.Module):

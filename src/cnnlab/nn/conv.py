@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -57,12 +56,7 @@ class _ConvNd(Module):
 
     def reset_parameters(self, generator: np.random.Generator | int | None = None) -> None:
         """PyTorch's default: weight ~ kaiming_uniform(a=sqrt(5)) = U(+-1/sqrt(fan_in)), bias ~ U(+-1/sqrt(fan_in))."""
-        rng = np.random.default_rng(generator)  # one stream for both draws, even from an int seed
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5), generator=rng)
-        if self.bias is not None:
-            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-            init.uniform_(self.bias, -bound, bound, generator=rng)
+        init.default_(self.weight, self.bias, generator)
 
     def extra_repr(self) -> str:
         s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"

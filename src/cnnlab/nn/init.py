@@ -147,5 +147,19 @@ def kaiming_normal_(tensor: Tensor, a: float = 0, mode: str = "fan_in", nonlinea
     return normal_(tensor, 0.0, std, generator)
 
 
-__all__ = ["calculate_gain", "constant_", "kaiming_normal_", "kaiming_uniform_", "normal_", "ones_",
+def default_(weight: Tensor, bias: Tensor | None, generator: np.random.Generator | int | None = None) -> None:
+    """PyTorch's default initialisation of conv and linear layers, in place.
+
+    weight ~ kaiming_uniform(a=sqrt(5)) = U(-1/sqrt(fan_in), 1/sqrt(fan_in)), and
+    bias ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)), drawn from one stream.
+    """
+    rng = np.random.default_rng(generator)  # one stream for both draws, even from an int seed
+    kaiming_uniform_(weight, a=math.sqrt(5), generator=rng)
+    if bias is not None:
+        fan_in, _ = _calculate_fan_in_and_fan_out(weight)
+        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+        uniform_(bias, -bound, bound, generator=rng)
+
+
+__all__ = ["calculate_gain", "constant_", "default_", "kaiming_normal_", "kaiming_uniform_", "normal_", "ones_",
            "uniform_", "xavier_normal_", "xavier_uniform_", "zeros_"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -51,13 +50,8 @@ class Linear(Module):
         self.reset_parameters(generator)
 
     def reset_parameters(self, generator: np.random.Generator | int | None = None) -> None:
-        """PyTorch's default: weight ~ kaiming_uniform(a=sqrt(5)), bias ~ U(+-1/sqrt(fan_in))."""
-        rng = np.random.default_rng(generator)  # one stream for both draws, even from an int seed
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5), generator=rng)
-        if self.bias is not None:
-            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-            init.uniform_(self.bias, -bound, bound, generator=rng)
+        """PyTorch's default: weight ~ kaiming_uniform(a=sqrt(5)) = U(+-1/sqrt(fan_in)), bias ~ U(+-1/sqrt(fan_in))."""
+        init.default_(self.weight, self.bias, generator)
 
     def forward(self, input: Tensor) -> Tensor:
         return F.linear(input, self.weight, self.bias)

@@ -125,6 +125,7 @@ def test_threaded_batch_really_uses_several_chunks(monkeypatch):
         return original(n, item_bytes, recorded)
 
     monkeypatch.setattr(parallel, "WORKERS", max(parallel.WORKERS, 2))
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)  # these tiny cases would otherwise stay on one thread
     monkeypatch.setattr(conv_module, "run_chunks", spy)
     for fn, (x_shape, w_shape, kw) in ((F.conv2d, CONV_CASES["threaded-batch"]),
                                        (F.conv_transpose2d, TRANSPOSE_CASES["threaded-batch"])):
@@ -145,6 +146,7 @@ def test_threaded_chunks_match_single_chunk(torch, monkeypatch, workers):
     """Whatever the number of workers and however small the chunks, the result is the same."""
     monkeypatch.setattr(parallel, "WORKERS", workers)
     monkeypatch.setattr(parallel, "CHUNK_BYTES", 2000)  # a few images per chunk at most
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)  # and on the workers, however small
     rng = np.random.default_rng(3)
     arrays = [rng.standard_normal((13, 2, 6, 5)), rng.standard_normal((4, 2, 3, 3)), rng.standard_normal(4)]
     kw = dict(stride=2, padding=1)

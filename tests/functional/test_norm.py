@@ -168,3 +168,21 @@ def test_batch_norm_errors():
         F.batch_norm(x, rm, rv, eps=-1.0)
     with pytest.raises(ValueError, match=r"batch_norm: eps must be positive in training \(got 0.0\)"):
         F.batch_norm(x, rm, rv, training=True, eps=0.0)
+
+
+@pytest.mark.parametrize("affine", [True, False])
+@pytest.mark.parametrize("shape", [(4, 3), (2, 3, 5), (2, 3, 4, 5)])
+def test_eval_inference_path_matches_torch(torch, shape, affine):
+    """Eval mode with nothing requiring grad takes the fused multiply-add path."""
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal(shape)
+    C = shape[1]
+    mean, var = rng.standard_normal(C), rng.random(C) + 0.5
+    w, b = (rng.standard_normal(C), rng.standard_normal(C)) if affine else (None, None)
+    ours = F.batch_norm(Tensor(x), Tensor(mean), Tensor(var), Tensor(w) if affine else None,
+                        Tensor(b) if affine else None, training=False, eps=1e-3)
+    theirs = torch.nn.functional.batch_norm(torch.tensor(x), torch.tensor(mean), torch.tensor(var),
+                                            torch.tensor(w) if affine else None, torch.tensor(b) if affine else None,
+                                            training=False, eps=1e-3)
+    assert not ours.requires_grad
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-10, atol=1e-10)

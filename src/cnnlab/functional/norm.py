@@ -34,6 +34,16 @@ class BatchNorm(Function):
                 running_var *= 1 - momentum
                 running_var += momentum * (var_sum / (M - 1))
         else:
+            if not any(self.needs_input_grad):  # inference: one multiply-add, nothing kept for backward
+                scale = 1 / np.sqrt(running_var.astype(x.dtype) + eps)
+                if weight is not None:
+                    scale = scale * weight
+                shift = -running_mean.astype(x.dtype) * scale
+                if bias is not None:
+                    shift = shift + bias
+                out = x * scale.reshape(bshape)
+                out += shift.reshape(bshape)
+                return out
             xc = x - running_mean.astype(x.dtype).reshape(bshape)
             var = running_var.astype(x.dtype)
         self.training, self.axes, self.bshape = training, axes, bshape

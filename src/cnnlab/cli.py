@@ -14,10 +14,10 @@ from typing import Callable
 COMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int | None], str]] = {}
 
 
-def command(name: str, help: str):
-    """Register ``run(args)``; the decorated function's ``configure`` attribute adds arguments."""
+def command(name: str, help: str, configure: Callable[[argparse.ArgumentParser], None] | None = None):
+    """Register ``run(args)`` as subcommand ``name``; ``configure(parser)`` adds its arguments."""
     def decorate(run):
-        COMMANDS[name] = (getattr(run, "configure", lambda p: None), run, help)
+        COMMANDS[name] = (configure or (lambda p: None), run, help)
         return run
     return decorate
 
@@ -46,8 +46,7 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
-_demo.configure = _demo_configure  # type: ignore[attr-defined]
-command("demo", "the lecture's worked convolution examples")(_demo)
+command("demo", "the lecture's worked convolution examples", configure=_demo_configure)(_demo)
 
 
 def _train_configure(p: argparse.ArgumentParser) -> None:
@@ -132,8 +131,7 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
-_train.configure = _train_configure  # type: ignore[attr-defined]
-command("train", "train a CNN (default: LeNet-5 on the embedded MNIST digits)")(_train)
+command("train", "train a CNN (default: LeNet-5 on the embedded MNIST digits)", configure=_train_configure)(_train)
 
 
 def _eval_configure(p: argparse.ArgumentParser) -> None:
@@ -156,8 +154,7 @@ def _eval(args: argparse.Namespace) -> int:
     return 0
 
 
-_eval.configure = _eval_configure  # type: ignore[attr-defined]
-command("eval", "evaluate a checkpoint on its test split")(_eval)
+command("eval", "evaluate a checkpoint on its test split", configure=_eval_configure)(_eval)
 
 
 def _predict_configure(p: argparse.ArgumentParser) -> None:
@@ -186,8 +183,7 @@ def _predict(args: argparse.Namespace) -> int:
     return 0
 
 
-_predict.configure = _predict_configure  # type: ignore[attr-defined]
-command("predict", "classify image files with a trained checkpoint")(_predict)
+command("predict", "classify image files with a trained checkpoint", configure=_predict_configure)(_predict)
 
 
 def _padding_arg(text: str) -> int | str:
@@ -237,8 +233,7 @@ def _shape(args: argparse.Namespace) -> int:
     return 0
 
 
-_shape.configure = _shape_configure  # type: ignore[attr-defined]
-command("shape", "output sizes with the lecture's formula: one layer, or a chain of layers")(_shape)
+command("shape", "output sizes with the lecture's formula: one layer, or a chain of layers", configure=_shape_configure)(_shape)
 
 
 def _summary_configure(p: argparse.ArgumentParser) -> None:
@@ -276,8 +271,7 @@ def _summary(args: argparse.Namespace) -> int:
     return 0
 
 
-_summary.configure = _summary_configure  # type: ignore[attr-defined]
-command("summary", "a model layer by layer: shapes, parameters, MACs/FLOPs, receptive fields, memory")(_summary)
+command("summary", "a model layer by layer: shapes, parameters, MACs/FLOPs, receptive fields, memory", configure=_summary_configure)(_summary)
 
 
 def _theory_configure(p: argparse.ArgumentParser) -> None:
@@ -317,8 +311,7 @@ def _theory(args: argparse.Namespace) -> int:
     return 0
 
 
-_theory.configure = _theory_configure  # type: ignore[attr-defined]
-command("theory", "the lecture's claims measured: conv as a matrix, sparsity, sharing, equivariance, pooling")(_theory)
+command("theory", "the lecture's claims measured: conv as a matrix, sparsity, sharing, equivariance, pooling", configure=_theory_configure)(_theory)
 
 
 def _convert_configure(p: argparse.ArgumentParser) -> None:
@@ -380,8 +373,7 @@ def _convert(args: argparse.Namespace) -> int:
     return 0
 
 
-_convert.configure = _convert_configure  # type: ignore[attr-defined]
-command("convert", "convert weights between a PyTorch state_dict (.pt/.pth) and safetensors")(_convert)
+command("convert", "convert weights between a PyTorch state_dict (.pt/.pth) and safetensors", configure=_convert_configure)(_convert)
 
 
 def _filter_configure(p: argparse.ArgumentParser) -> None:
@@ -449,8 +441,7 @@ def _filter(args: argparse.Namespace) -> int:
     return 0
 
 
-_filter.configure = _filter_configure  # type: ignore[attr-defined]
-command("filter", "classic image filters (blur, sharpen, edges, motion) on a photograph")(_filter)
+command("filter", "classic image filters (blur, sharpen, edges, motion) on a photograph", configure=_filter_configure)(_filter)
 
 
 def _serve_configure(p: argparse.ArgumentParser) -> None:
@@ -479,8 +470,7 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-_serve.configure = _serve_configure  # type: ignore[attr-defined]
-command("serve", "the explorer: convolution playground, filter lab and digit lab in the browser")(_serve)
+command("serve", "the explorer: convolution playground, filter lab and digit lab in the browser", configure=_serve_configure)(_serve)
 
 
 def _viz_configure(p: argparse.ArgumentParser) -> None:
@@ -598,8 +588,7 @@ def _viz(args: argparse.Namespace) -> int:
     return 0
 
 
-_viz.configure = _viz_configure  # type: ignore[attr-defined]
-command("viz", "pictures: filters, activation maps, convolution animations, the conv matrix")(_viz)
+command("viz", "pictures: filters, activation maps, convolution animations, the conv matrix", configure=_viz_configure)(_viz)
 
 
 def _tour_configure(p: argparse.ArgumentParser) -> None:
@@ -626,8 +615,7 @@ def _tour(args: argparse.Namespace) -> int:
     return 0
 
 
-_tour.configure = _tour_configure  # type: ignore[attr-defined]
-command("tour", "the whole lecture run end to end, written as one HTML page with its pictures")(_tour)
+command("tour", "the whole lecture run end to end, written as one HTML page with its pictures", configure=_tour_configure)(_tour)
 
 
 def build_parser() -> argparse.ArgumentParser:

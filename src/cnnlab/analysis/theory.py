@@ -32,7 +32,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from cnnlab.functional.conv import conv2d, conv_transpose2d
+from cnnlab.functional.conv import Pads, _resolve_padding, conv2d, conv_transpose2d
 from cnnlab.functional.padding import pad
 from cnnlab.functional.pool import avg_pool2d, max_pool2d
 from cnnlab.functional.sizes import _pair, output_size, same_padding
@@ -46,25 +46,9 @@ __all__ = [
 
 MAX_DENSE_ENTRIES = 1 << 22  # 4M entries (32 MB in float64): "small sizes" for the dense matrix
 
-Pads = tuple[tuple[int, int], tuple[int, int]]
-
 
 def _array(x: Any) -> np.ndarray:
     return x.data if isinstance(x, Tensor) else np.asarray(x)
-
-
-def _pads(op: str, padding: Any, in_hw: tuple[int, int], kernel: tuple[int, int], stride: tuple[int, int],
-          dilation: tuple[int, int]) -> Pads:
-    if padding == "valid":
-        return ((0, 0), (0, 0))
-    if padding == "same":
-        return tuple(same_padding(n, k, s, d) for n, k, s, d in zip(in_hw, kernel, stride, dilation))  # type: ignore[return-value]
-    if isinstance(padding, str):
-        raise ValueError(f"{op}: padding must be an int, a pair, 'valid' or 'same' (got {padding!r})")
-    ph, pw = _pair(padding, "padding", op)
-    if min(ph, pw) < 0:
-        raise ValueError(f"{op}: padding must be non-negative (got {padding})")
-    return ((ph, ph), (pw, pw))
 
 
 # --- convolution as a matrix -----------------------------------------------------------------
@@ -183,7 +167,7 @@ def conv_matrix(
     if min(H, W, *s, *d) <= 0:
         raise ValueError(f"{op}: input size, stride and dilation must be positive (got {(H, W)}, {s}, {d})")
     O, Cg, KH, KW = w.shape
-    pads = _pads(op, padding, (H, W), (KH, KW), s, d)
+    pads = _resolve_padding(op, padding, (H, W), (KH, KW), s, d)
     OH = output_size(H, KH, s[0], pads[0], d[0])
     OW = output_size(W, KW, s[1], pads[1], d[1])
     if min(OH, OW) <= 0:
@@ -320,7 +304,7 @@ def connectivity(
     s, d = _pair(stride, "stride", op), _pair(dilation, "dilation", op)
     if isinstance(groups, bool) or not isinstance(groups, int) or groups <= 0 or C % groups or out_channels % groups:
         raise ValueError(f"{op}: groups must divide the {C} input and {out_channels} output channels (got {groups!r})")
-    pads = _pads(op, padding, (H, W), kernel, s, d)
+    pads = _resolve_padding(op, padding, (H, W), kernel, s, d)
     for n, k, dd, (p0, p1) in zip((H, W), kernel, d, pads):
         if dd * (k - 1) + 1 > n + p0 + p1:
             raise ValueError(f"{op}: kernel {kernel} (dilation {d}) is larger than the padded input {H}x{W} (padding {pads})")

@@ -19,7 +19,7 @@ import cnnlab.functional as F  # noqa: E402
 from cnnlab import models  # noqa: E402
 from cnnlab.cli import main  # noqa: E402
 from cnnlab.io import load_safetensors, save_safetensors  # noqa: E402
-from cnnlab.models.alexnet import LocalResponseNorm  # noqa: E402
+from cnnlab.nn import LocalResponseNorm  # noqa: E402
 from cnnlab.functional import cat  # noqa: E402
 from cnnlab.models.lenet_classic import C3_TABLE  # noqa: E402
 from tests.models import twins  # noqa: E402

@@ -10,9 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 import cnnlab  # noqa: F401  (used by the doctests)
-import cnnlab.functional as F
 from cnnlab import nn
-from cnnlab.functional.pool import avg_pool2d
 from cnnlab.models._errors import names_failing_layer
 from cnnlab.tensor import Tensor
 
@@ -75,44 +73,6 @@ def _classifier(in_features: int, num_classes: int, dropout: float, rng: np.rand
     )
 
 
-class LocalResponseNorm(nn.Module):
-    """Normalise each value by the energy of its neighbours across channels, as ``torch.nn.LocalResponseNorm``.
-
-    ``b_c = a_c / (k + alpha/size * sum of a_c'^2 over the size channels around c)^beta``
-    (AlexNet's "brightness normalisation", ZFNet's "contrast normalisation across feature
-    maps"). It has no parameters. Computed as torch does: the squares are padded along
-    the channel axis and averaged with a ``(size, 1)`` window.
-
-    Shape:
-        ``(N, C, H, W) -> (N, C, H, W)``.
-
-    Example:
-        >>> lrn = LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=2.0)
-        >>> lrn
-        LocalResponseNorm(5, alpha=0.0001, beta=0.75, k=2.0)
-        >>> lrn(cnnlab.Tensor(np.ones((1, 3, 2, 2)))).shape
-        (1, 3, 2, 2)
-    """
-
-    def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0) -> None:
-        super().__init__()
-        if not isinstance(size, int) or isinstance(size, bool) or size <= 0:
-            raise ValueError(f"LocalResponseNorm: size must be a positive int (got {size!r})")
-        self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
-
-    def forward(self, input: Tensor) -> Tensor:
-        if input.ndim != 4:
-            raise ValueError(f"LocalResponseNorm: expected a 4-D input (N, C, H, W) (got shape {input.shape})")
-        N, C, H, W = input.shape
-        sq = (input * input).reshape(N, 1, C, H * W)  # (N, 1, C, H*W): channels become a spatial axis
-        sq = F.pad(sq, (0, 0, self.size // 2, (self.size - 1) // 2))  # (N, 1, C + size - 1, H*W)
-        div = avg_pool2d(sq, (self.size, 1), stride=1).reshape(N, C, H, W)  # (N, C, H, W)
-        return input / (div * self.alpha + self.k) ** self.beta
-
-    def extra_repr(self) -> str:
-        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
-
-
 class ZFNet(nn.Module):
     """ZFNet (Zeiler & Fergus, "Visualizing and Understanding Convolutional Networks", ECCV 2014).
 
@@ -132,7 +92,7 @@ class ZFNet(nn.Module):
     The paper gives sizes but not paddings; these reproduce its sizes: padding 1 in layer
     1 and layers 3-5, none in layer 2, and ``ceil_mode`` pooling (110 -> 55, 26 -> 13).
     Dropout 0.5 on layers 6 and 7 as in the paper. The normalisation is
-    ``LocalResponseNorm(5, 1e-4, 0.75, k=2)``, AlexNet's constants (the paper gives none);
+    ``nn.LocalResponseNorm(5, 1e-4, 0.75, k=2)``, AlexNet's constants (the paper gives none);
     ``lrn=False`` drops it. Initialisation is PyTorch's default, not the paper's.
     Keys follow torchvision's AlexNet (``features.N``, ``avgpool``, ``classifier.N``).
     62,357,608 parameters at 1000 classes.
@@ -159,7 +119,7 @@ class ZFNet(nn.Module):
         rng = np.random.default_rng(generator)
 
         def norm() -> list[nn.Module]:
-            return [LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=2.0)] if lrn else []
+            return [nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=2.0)] if lrn else []
 
         self.features = nn.Sequential(
             nn.Conv2d(in_channels, 96, 7, stride=2, padding=1, generator=rng), nn.ReLU(inplace=True),

@@ -19,11 +19,12 @@ from cnnlab.nn.dropout import Dropout
 from cnnlab.nn.linear import Flatten, Identity, Linear
 from cnnlab.nn.loss import CrossEntropyLoss, MSELoss, NLLLoss
 from cnnlab.nn.module import Module, ModuleDict, ModuleList, Parameter, Sequential
+from cnnlab.nn.normalization import LocalResponseNorm
 from cnnlab.nn.pooling import AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, MaxPool2d
 
 __all__ = [
     "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Conv2d",
     "ConvTranspose2d", "CrossEntropyLoss", "Dropout", "ELU", "Flatten", "GELU", "Identity", "LeakyReLU",
-    "Linear", "LogSoftmax", "MSELoss", "MaxPool2d", "Module", "ModuleDict", "ModuleList", "NLLLoss",
+    "Linear", "LocalResponseNorm", "LogSoftmax", "MSELoss", "MaxPool2d", "Module", "ModuleDict", "ModuleList", "NLLLoss",
     "Parameter", "ReLU", "Sequential", "Sigmoid", "Softmax", "Tanh", "init",
 ]

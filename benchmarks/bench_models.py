@@ -19,7 +19,6 @@ import argparse
 import resource
 import subprocess
 import sys
-import time
 import tracemalloc
 from pathlib import Path
 
@@ -32,16 +31,7 @@ import cnnlab  # noqa: E402
 import cnnlab.functional as F  # noqa: E402
 from cnnlab import models, optim  # noqa: E402
 from tests.models import twins  # noqa: E402
-
-
-def median_s(fn, repeat: int) -> float:
-    fn()  # warm up (allocators, thread pools, caches)
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return float(np.median(times))
+from timing import median_ms  # noqa: E402
 
 
 def pair(name: str):
@@ -144,8 +134,8 @@ def main() -> None:
         if args.only and args.only.lower() not in name.lower():
             continue
         run_ours, run_theirs = make()
-        t_theirs = median_s(run_theirs, args.repeat)
-        t_ours = median_s(run_ours, args.repeat)
+        t_theirs = median_ms(run_theirs, args.repeat) / 1e3
+        t_ours = median_ms(run_ours, args.repeat) / 1e3
         ratios.append(t_ours / t_theirs)
         flag = "" if ratios[-1] <= 1.5 else "  (above the 1.5 target)"
         print(f"{name:34s} {t_ours * 1e3:8.0f}ms {t_theirs * 1e3:8.0f}ms {ratios[-1]:7.2f}{flag}", flush=True)

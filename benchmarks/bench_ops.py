@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import time
 import tracemalloc
 
 import numpy as np
@@ -20,6 +19,7 @@ import torch
 
 import cnnlab
 import cnnlab.functional as F
+from timing import median_ms
 
 # name, op, input shape, weight shape, kwargs, whether the input needs a gradient
 SUITE = [
@@ -31,16 +31,6 @@ SUITE = [
     ("convT N16 64->32 28x28 4x4 s2 p1", "conv_transpose2d", (16, 64, 28, 28), (64, 32, 4, 4), dict(stride=2, padding=1), True),
     ("max_pool2d 2x2 N64 64x56x56", "max_pool2d", (64, 64, 56, 56), None, dict(kernel_size=2), True),
 ]
-
-
-def median_ms(fn, repeat: int) -> float:
-    fn()  # warm up (allocators, thread pools, caches)
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return 1e3 * float(np.median(times))
 
 
 def make_case(op: str, x_shape, w_shape, kwargs, x_grad: bool, seed: int = 0):

@@ -7,7 +7,6 @@ cnnlab against the same model and optimizer in PyTorch, side by side in one run.
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 import torch
@@ -15,6 +14,7 @@ import torch
 import cnnlab
 import cnnlab.functional as F
 from cnnlab import models, optim
+from timing import median_ms
 
 
 def torch_lenet() -> torch.nn.Module:
@@ -32,17 +32,6 @@ def make_optimizer(lib, params, name: str):
     if name == "sgd":
         return lib.SGD(params, lr=0.01, momentum=0.9, nesterov=True, weight_decay=5e-4)
     return lib.AdamW(params, lr=1e-3, weight_decay=5e-4)
-
-
-def time_steps(step, steps: int) -> float:
-    for _ in range(10):
-        step()
-    times = []
-    for _ in range(steps):
-        t = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - t)
-    return 1e3 * float(np.median(times))
 
 
 def main() -> None:
@@ -74,8 +63,8 @@ def main() -> None:
         loss.backward()
         opt_theirs.step()
 
-    t_theirs = time_steps(step_theirs, args.steps)
-    t_ours = time_steps(step_ours, args.steps)
+    t_theirs = median_ms(step_theirs, args.steps, warmup=10)
+    t_ours = median_ms(step_ours, args.steps, warmup=10)
     print(f"torch {torch.__version__} ({torch.get_num_threads()} threads), numpy {np.__version__}; "
           f"LeNet-5, batch 64, {args.optimizer}, median of {args.steps} steps")
     print(f"{'cnnlab':8s} {t_ours:7.2f} ms/step")

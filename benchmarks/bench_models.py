@@ -31,7 +31,7 @@ import cnnlab  # noqa: E402
 import cnnlab.functional as F  # noqa: E402
 from cnnlab import models, optim  # noqa: E402
 from tests.models import twins  # noqa: E402
-from timing import median_ms  # noqa: E402
+from timing import compare_ms  # noqa: E402
 
 
 def pair(name: str):
@@ -125,7 +125,7 @@ def main() -> None:
         memory()
         return
     print(f"torch {torch.__version__} ({torch.get_num_threads()} threads), numpy {np.__version__}; "
-          f"float32, 224x224, median of {args.repeat} runs")
+          f"float32, 224x224, median of {args.repeat} runs, the two sides in turns")
     if not args.only:
         subprocess.run([sys.executable, __file__, "--memory"], check=True)
     print(f"{'case':34s} {'cnnlab':>10s} {'torch':>10s} {'ratio':>7s}")
@@ -134,8 +134,7 @@ def main() -> None:
         if args.only and args.only.lower() not in name.lower():
             continue
         run_ours, run_theirs = make()
-        t_theirs = median_ms(run_theirs, args.repeat) / 1e3
-        t_ours = median_ms(run_ours, args.repeat) / 1e3
+        t_ours, t_theirs = (t / 1e3 for t in compare_ms(run_ours, run_theirs, repeat=args.repeat))
         ratios.append(t_ours / t_theirs)
         flag = "" if ratios[-1] <= 1.5 else "  (above the 1.5 target)"
         print(f"{name:34s} {t_ours * 1e3:8.0f}ms {t_theirs * 1e3:8.0f}ms {ratios[-1]:7.2f}{flag}", flush=True)

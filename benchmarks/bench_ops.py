@@ -19,7 +19,7 @@ import torch
 
 import cnnlab
 import cnnlab.functional as F
-from timing import median_ms
+from timing import compare_ms
 
 # name, op, input shape, weight shape, kwargs, whether the input needs a gradient
 SUITE = [
@@ -72,7 +72,7 @@ def main() -> None:
     parser.add_argument("--only", default="", help="run only cases whose name contains this")
     args = parser.parse_args()
     print(f"torch {torch.__version__} ({torch.get_num_threads()} threads), numpy {np.__version__}, "
-          f"cnnlab {cnnlab.__version__}; float32, median of {args.repeat}")
+          f"cnnlab {cnnlab.__version__}; float32, median of {args.repeat}, the two sides in turns")
     header = f"{'case':36s} {'fwd ms':>8s} {'torch':>8s} {'ratio':>6s} {'f+b ms':>8s} {'torch':>8s} {'ratio':>6s} {'extra MB':>9s}"
     print(header)
     print("-" * len(header))
@@ -81,12 +81,14 @@ def main() -> None:
         if args.only not in name:
             continue
         run = make_case(op, xs, ws, kw, xg)
-        with torch.no_grad():
-            tf = median_ms(lambda: run("torch", False), args.repeat)
-        with cnnlab.no_grad():
-            of = median_ms(lambda: run("cnnlab", False), args.repeat)
-        tfb = median_ms(lambda: run("torch", True), args.repeat)
-        ofb = median_ms(lambda: run("cnnlab", True), args.repeat)
+        def no_grad(lib):
+            def call():
+                with (torch.no_grad() if lib == "torch" else cnnlab.no_grad()):
+                    run(lib, False)
+            return call
+
+        of, tf = compare_ms(no_grad("cnnlab"), no_grad("torch"), repeat=args.repeat)
+        ofb, tfb = compare_ms(lambda: run("cnnlab", True), lambda: run("torch", True), repeat=args.repeat)
         mem = peak_extra_mb(run)
         ratios_f.append(of / tf)
         ratios_fb.append(ofb / tfb)

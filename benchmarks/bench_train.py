@@ -14,7 +14,7 @@ import torch
 import cnnlab
 import cnnlab.functional as F
 from cnnlab import models, optim
-from timing import median_ms
+from timing import compare_ms
 
 
 def torch_lenet() -> torch.nn.Module:
@@ -63,10 +63,9 @@ def main() -> None:
         loss.backward()
         opt_theirs.step()
 
-    t_theirs = median_ms(step_theirs, args.steps, warmup=10)
-    t_ours = median_ms(step_ours, args.steps, warmup=10)
+    t_ours, t_theirs = compare_ms(step_ours, step_theirs, repeat=args.steps, warmup=10, block=10)
     print(f"torch {torch.__version__} ({torch.get_num_threads()} threads), numpy {np.__version__}; "
-          f"LeNet-5, batch 64, {args.optimizer}, median of {args.steps} steps")
+          f"LeNet-5, batch 64, {args.optimizer}, median of {args.steps} steps, in turns of 10")
     print(f"{'cnnlab':8s} {t_ours:7.2f} ms/step")
     print(f"{'torch':8s} {t_theirs:7.2f} ms/step")
     print(f"ratio cnnlab/torch: {t_ours / t_theirs:.2f}")

@@ -109,36 +109,41 @@ def test_conv2d_matches_reference(case):
 
 
 def test_threaded_batch_really_uses_several_chunks(monkeypatch):
-    """The 'threaded-batch' cases take the chunked path, on worker threads (given 2+ cores)."""
+    """The 'threaded-batch' cases take the chunked path, and their copies run on worker threads (given 2+ cores)."""
     import cnnlab.functional.conv as conv_module
 
-    chunks = []  # (op call, lo, hi, thread name) for every chunk of work
-    original = parallel.run_chunks
+    batches, threads = [], set()  # the batch chunks of every op call; the threads that copied
+    original_chunks, original_run = parallel.chunks, parallel.run_chunks
 
-    def spy(n, item_bytes, work):
-        call = len({c[0] for c in chunks})
+    def spy_chunks(n, item_bytes, chunk_bytes=None):
+        bounds = original_chunks(n, item_bytes, chunk_bytes)
+        batches.append(bounds)
+        return bounds
 
+    def spy_run(n, item_bytes, work, chunk_bytes=None):
         def recorded(lo, hi):
-            chunks.append((call, lo, hi, threading.current_thread().name))
+            threads.add(threading.current_thread().name)
             return work(lo, hi)
 
-        return original(n, item_bytes, recorded)
+        return original_run(n, item_bytes, recorded, chunk_bytes)
 
     monkeypatch.setattr(parallel, "WORKERS", max(parallel.WORKERS, 2))
+    monkeypatch.setattr(parallel, "CHUNK_BYTES", 20000)  # a few images per chunk
     monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)  # these tiny cases would otherwise stay on one thread
-    monkeypatch.setattr(conv_module, "run_chunks", spy)
+    monkeypatch.setattr(conv_module, "chunks", spy_chunks)
+    monkeypatch.setattr(parallel, "run_chunks", spy_run)
     for fn, (x_shape, w_shape, kw) in ((F.conv2d, CONV_CASES["threaded-batch"]),
                                        (F.conv_transpose2d, TRANSPOSE_CASES["threaded-batch"])):
         x = Tensor(np.ones(x_shape), requires_grad=True)
         w = Tensor(np.ones(w_shape), requires_grad=True)
         fn(x, w, **kw).sum().backward()  # forward, input gradient, weight gradient
-    calls = {c[0] for c in chunks}
-    assert len(calls) >= 2
-    for call in calls:
-        bounds = sorted((lo, hi) for c, lo, hi, _ in chunks if c == call)
+    # conv2d: forward, input gradient (its weight gradient reuses the patches forward kept);
+    # conv_transpose2d: forward, input gradient, weight gradient
+    assert len(batches) == 5
+    for bounds in batches:
         assert len(bounds) > 1 and bounds[0][0] == 0 and bounds[-1][1] == 40
         assert all(a[1] == b[0] for a, b in zip(bounds, bounds[1:]))  # the chunks tile the batch
-    assert any(name != threading.main_thread().name for *_, name in chunks)  # some chunks ran on workers
+    assert any(name != threading.main_thread().name for name in threads)  # some copies ran on workers
 
 
 @pytest.mark.parametrize("workers", [1, 2, 3])

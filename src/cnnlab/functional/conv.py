@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from cnnlab.functional.parallel import KEEP_BYTES, run_chunks, scratch
+from cnnlab.functional.parallel import KEEP_BYTES, chunks, copyto, run_chunks, scratch
 from cnnlab.functional.sizes import IntPair, _pair, output_size, same_padding
 from cnnlab.tensor import Function, Tensor
 
@@ -78,16 +78,18 @@ def _gather(patches: np.ndarray, lo: int, hi: int) -> np.ndarray:
     """
     N, C, KH, KW, OH, OW = patches.shape
     cols = scratch((C, KH, KW, hi - lo, OH, OW), patches.dtype)
-    np.copyto(cols, patches[lo:hi].transpose(1, 2, 3, 0, 4, 5))
+    copyto(cols, patches[lo:hi].transpose(1, 2, 3, 0, 4, 5))
     return cols
 
 
 def _channels_first(a: np.ndarray, lo: int, hi: int) -> np.ndarray:
-    """Images lo..hi of (N, C, H, W) as a scratch (C, n, H*W) copy, for the GEMMs of one chunk."""
+    """Images lo..hi of (N, C, H, W) as (C, n*H*W), for the GEMMs of one chunk (a view for one image)."""
     N, C, H, W = a.shape
+    if hi - lo == 1:
+        return a[lo].reshape(C, H * W)
     out = scratch((C, hi - lo, H * W), a.dtype, slot=1)
-    np.copyto(out, a[lo:hi].reshape(hi - lo, C, H * W).transpose(1, 0, 2))
-    return out
+    copyto(out, a[lo:hi].reshape(hi - lo, C, H * W).transpose(1, 0, 2))
+    return out.reshape(C, -1)
 
 
 def _conv(x, w, bias, stride: IntPair, pads: Pads, dilation: IntPair, groups: int,
@@ -97,6 +99,8 @@ def _conv(x, w, bias, stride: IntPair, pads: Pads, dilation: IntPair, groups: in
     Returns ``(y, cols)``. With ``keep``, and when all patches fit in ``KEEP_BYTES``, the
     patches are gathered into one array that is returned for the weight gradient, which
     then need not gather them again (small layers, such as LeNet's, gain most from that).
+    An image with ``GEMM_COLUMNS`` output pixels or more is a chunk of its own, whose GEMM
+    writes straight into ``y``.
     """
     N, C, H, W = x.shape
     O, Cg, KH, KW = w.shape
@@ -108,20 +112,19 @@ def _conv(x, w, bias, stride: IntPair, pads: Pads, dilation: IntPair, groups: in
     wg = w.reshape(G, O // G, K)  # (G, O/G, Cg*KH*KW)
     y = np.empty((N, O, OH, OW), x.dtype)
     kept = np.empty((C, KH, KW, N, OH, OW), x.dtype) if keep and C * KH * KW * N * L * x.itemsize <= KEEP_BYTES else None
-
-    def work(lo: int, hi: int) -> None:
+    item = C * KH * KW * L * x.itemsize
+    for lo, hi in chunks(N, item, item if L >= GEMM_COLUMNS else None):
         n = hi - lo
         if kept is None:
             cols = _gather(patches, lo, hi).reshape(G, K, n * L)
         else:
-            np.copyto(kept[:, :, :, lo:hi], patches[lo:hi].transpose(1, 2, 3, 0, 4, 5))
+            copyto(kept[:, :, :, lo:hi], patches[lo:hi].transpose(1, 2, 3, 0, 4, 5))
             cols = kept[:, :, :, lo:hi].reshape(G, K, n * L)  # a view: rows of N*L, n*L of them used
-        out = _gemm(wg, cols, scratch((G, O // G, n * L), x.dtype, slot=1))
+        out = _gemm(wg, cols, y[lo].reshape(G, O // G, L) if n == 1 else scratch((G, O // G, n * L), x.dtype, slot=1))
         if bias is not None:
             out += bias.reshape(G, O // G, 1)
-        y[lo:hi] = out.reshape(O, n, OH, OW).transpose(1, 0, 2, 3)  # (n, O, OH, OW)
-
-    run_chunks(N, C * KH * KW * L * x.itemsize, work)
+        if n > 1:
+            copyto(y[lo:hi].transpose(1, 0, 2, 3), out.reshape(O, n, OH, OW))
     return y, kept
 
 
@@ -134,7 +137,8 @@ def _conv_adjoint(y, w, stride: IntPair, pads: Pads, dilation: IntPair, groups: 
     long contiguous runs, the padded result is kept split into its ``sh x sw`` stride
     phases (tap (kh, kw) only touches phase (kh*dh % sh, kw*dw % sw), shifted by
     (kh*dh // sh, kw*dw // sw)), and rows are computed "wide": ``Wq`` columns instead of
-    ``OW``, the extra ones fed zeros so that what they add is zero.
+    ``OW``, the extra ones fed zeros so that what they add is zero. The channels are
+    split across the cores for col2im.
     """
     N, O, OH, OW = y.shape
     _, Cg, KH, KW = w.shape
@@ -149,25 +153,27 @@ def _conv_adjoint(y, w, stride: IntPair, pads: Pads, dilation: IntPair, groups: 
     Lw = OH * Wq
     wt = w.reshape(G, O // G, K).transpose(0, 2, 1)  # (G, Cg*KH*KW, O/G)
     x = np.empty((N, C, H, W), y.dtype)
-
-    def work(lo: int, hi: int) -> None:
+    for lo, hi in chunks(N, (C * KH * KW + O) * Lw * y.itemsize):
         n = hi - lo
         g = scratch((O, n, OH, Wq), y.dtype, slot=1)
         g[..., OW:] = 0
-        g[..., :OW] = y[lo:hi].transpose(1, 0, 2, 3)  # (O, n, OH, OW), wide with zero columns
+        copyto(g[..., :OW], y[lo:hi].transpose(1, 0, 2, 3))  # (O, n, OH, OW), wide with zero columns
         cols = _gemm(wt, g.reshape(G, O // G, n * Lw), scratch((G, K, n * Lw), y.dtype))
         cols = cols.reshape(C, KH, KW, n, Lw)
         planes = scratch((C, n, sh, sw, Hq * Wq), y.dtype, slot=2)
-        planes[...] = 0
-        for kh in range(KH):
-            for kw in range(KW):
-                start = (kh * dh // sh) * Wq + kw * dw // sw
-                planes[:, :, kh * dh % sh, kw * dw % sw, start:start + Lw] += cols[:, kh, kw]
-        # interleave the phases back into rows and columns: (C, n, Hq*sh, Wq*sw), then crop the padding
-        full = planes.reshape(C, n, sh, sw, Hq, Wq).transpose(0, 1, 4, 2, 5, 3).reshape(C, n, Hq * sh, Wq * sw)
-        x[lo:hi] = full[:, :, pt:pt + H, pl:pl + W].transpose(1, 0, 2, 3)
 
-    run_chunks(N, (C * KH * KW + O) * Lw * y.itemsize, work)
+        def col2im(c0: int, c1: int) -> None:
+            p = planes[c0:c1]
+            p[...] = 0
+            for kh in range(KH):
+                for kw in range(KW):
+                    start = (kh * dh // sh) * Wq + kw * dw // sw
+                    p[:, :, kh * dh % sh, kw * dw % sw, start:start + Lw] += cols[c0:c1, kh, kw]
+            # interleave the phases back into rows and columns: (c, n, Hq*sh, Wq*sw), then crop the padding
+            full = p.reshape(c1 - c0, n, sh, sw, Hq, Wq).transpose(0, 1, 4, 2, 5, 3).reshape(c1 - c0, n, Hq * sh, Wq * sw)
+            x[lo:hi, c0:c1] = full[:, :, pt:pt + H, pl:pl + W].transpose(1, 0, 2, 3)
+
+        run_chunks(C, n * (KH * KW * Lw + sh * sw * Hq * Wq) * y.itemsize, col2im)
     return x
 
 
@@ -186,14 +192,13 @@ def _conv_weight_grad(x, gy, w_shape, stride: IntPair, pads: Pads, dilation: Int
         g = _channels_first(gy, 0, N).reshape(G, O // G, N * L)
         return _gemm_nt(g, cols.reshape(G, K, N * L)).reshape(w_shape)
     patches = _patches(_zero_pad(x, pads), KH, KW, OH, OW, stride, dilation)
-
-    def work(lo: int, hi: int) -> np.ndarray:
+    gw = np.zeros((G, O // G, K), x.dtype)
+    for lo, hi in chunks(N, C * KH * KW * L * x.itemsize):
         n = hi - lo
         cols = _gather(patches, lo, hi).reshape(G, K, n * L)
         g = _channels_first(gy, lo, hi).reshape(G, O // G, n * L)
-        return _gemm_nt(g, cols)  # (G, O/G, K)
-
-    return sum(run_chunks(N, C * KH * KW * L * x.itemsize, work)).reshape(w_shape)
+        gw += _gemm_nt(g, cols)  # (G, O/G, K)
+    return gw.reshape(w_shape)
 
 
 # --- argument checks shared by both ops ---------------------------------------------------

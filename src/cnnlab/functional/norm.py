@@ -11,21 +11,28 @@ from __future__ import annotations
 import numpy as np
 
 from cnnlab.functional.activation import _check_float
+from cnnlab.functional.parallel import run_chunks
 from cnnlab.tensor import Function, Tensor
 
 
 class BatchNorm(Function):
-    """Normalise axis 1 of ``(N, C, *)``; the statistics are per channel."""
+    """Normalise axis 1 of ``(N, C, *)``; the statistics are per channel.
+
+    Every pass goes over slices of the batch on all cores (``run_chunks``); per-channel
+    sums accumulate in float64, as torch's CPU kernel does. Backward keeps the input and
+    the mean, not ``x - mean``, and recomputes the difference slice by slice.
+    """
 
     def forward(self, x, weight, bias, running_mean, running_var, training: bool, momentum: float, eps: float):
         C = x.shape[1]
         axes = (0, *range(2, x.ndim))  # every axis except the channels
         bshape = (1, C) + (1,) * (x.ndim - 2)  # (1, C, 1, ...) broadcasts a per-channel vector
-        if training:  # per-channel sums accumulate in float64, as torch's CPU kernel does
+        over_batch = _over_batch(x)
+        if training:
             M = x.size // C
-            mean = x.mean(axis=axes, dtype=np.float64)  # (C,)
-            xc = x - mean.astype(x.dtype).reshape(bshape)
-            var_sum = (xc * xc).sum(axis=axes, dtype=np.float64)  # (C,)
+            mean = sum(over_batch(lambda s: x[s].sum(axis=axes, dtype=np.float64))) / M  # (C,)
+            center = mean.astype(x.dtype).reshape(bshape)
+            var_sum = sum(over_batch(lambda s: _square(x[s] - center).sum(axis=axes, dtype=np.float64)))  # (C,)
             var = (var_sum / M).astype(x.dtype)  # biased: the normalisation uses it
             if running_mean is not None:
                 running_mean *= 1 - momentum
@@ -34,48 +41,76 @@ class BatchNorm(Function):
                 running_var *= 1 - momentum
                 running_var += momentum * (var_sum / (M - 1))
         else:
-            if not any(self.needs_input_grad):  # inference: one multiply-add, nothing kept for backward
-                scale = 1 / np.sqrt(running_var.astype(x.dtype) + eps)
-                if weight is not None:
-                    scale = scale * weight
-                shift = -running_mean.astype(x.dtype) * scale
-                if bias is not None:
-                    shift = shift + bias
-                out = x * scale.reshape(bshape)
-                out += shift.reshape(bshape)
-                return out
-            xc = x - running_mean.astype(x.dtype).reshape(bshape)
-            var = running_var.astype(x.dtype)
+            center, var = running_mean.astype(x.dtype).reshape(bshape), running_var.astype(x.dtype)
+        invstd = 1 / np.sqrt(var + eps)  # (C,)
+        scale = (invstd if weight is None else invstd * weight).reshape(bshape)
+        out = np.empty_like(x)
+        if not training and not any(self.needs_input_grad):  # inference: one multiply-add, nothing kept
+            shift = -center * scale if bias is None else bias.reshape(bshape) - center * scale
+
+            def infer(s: slice) -> None:
+                np.multiply(x[s], scale, out=out[s])
+                out[s] += shift
+
+            over_batch(infer)
+            return out
+
+        def normalise(s: slice) -> None:
+            np.subtract(x[s], center, out=out[s])
+            out[s] *= scale
+            if bias is not None:
+                out[s] += bias.reshape(bshape)
+
+        over_batch(normalise)
         self.training, self.axes, self.bshape = training, axes, bshape
-        self.invstd = 1 / np.sqrt(var + eps)  # (C,)
-        self.xc, self.weight = xc, weight
-        scale = self.invstd if weight is None else self.invstd * weight
-        out = xc * scale.reshape(bshape)
-        if bias is not None:
-            out += bias.reshape(bshape)
+        self.x, self.center, self.invstd, self.weight = x, center, invstd, weight
         return out
 
     def backward(self, g):
-        axes, bshape, invstd, xc = self.axes, self.bshape, self.invstd, self.xc
+        axes, bshape, invstd, x, center = self.axes, self.bshape, self.invstd, self.x, self.center
         needs = self.needs_input_grad
+        over_batch = _over_batch(g)
+        sums = over_batch(lambda s: (g[s].sum(axis=axes, dtype=np.float64),
+                                     (g[s] * (x[s] - center)).sum(axis=axes, dtype=np.float64)))
+        sum_g = sum(a for a, _ in sums).astype(g.dtype)  # (C,)
+        dot = sum(b for _, b in sums).astype(g.dtype)  # (C,): sum of g * (x - mean)
         gx = gw = gb = None
-        sum_g = g.sum(axis=axes, dtype=np.float64).astype(g.dtype)  # (C,)
-        dot = (g * xc).sum(axis=axes, dtype=np.float64).astype(g.dtype)  # (C,): sum of g * (x - mean)
         if needs[0]:
-            scale = invstd if self.weight is None else invstd * self.weight
+            scale = (invstd if self.weight is None else invstd * self.weight).reshape(bshape)
+            gx = np.empty_like(g)
             if self.training:
                 # d/dx of (x - mean) * invstd through the batch's own mean and variance:
                 # (g - mean(g) - (x - mean) * invstd^2 * mean(g * (x - mean))) * invstd * weight
                 M = g.size // g.shape[1]
-                k = dot * invstd * invstd / M
-                gx = (g - (sum_g / M).reshape(bshape) - xc * k.reshape(bshape)) * scale.reshape(bshape)
+                k = (dot * invstd * invstd / M).reshape(bshape)
+                mean_g = (sum_g / M).reshape(bshape)
+
+                def grad(s: slice) -> None:
+                    np.subtract(x[s], center, out=gx[s])
+                    gx[s] *= -k
+                    gx[s] += g[s]
+                    gx[s] -= mean_g
+                    gx[s] *= scale
             else:
-                gx = g * scale.reshape(bshape)
+                def grad(s: slice) -> None:
+                    np.multiply(g[s], scale, out=gx[s])
+
+            over_batch(grad)
         if len(needs) > 1 and needs[1]:
             gw = dot * invstd
         if len(needs) > 2 and needs[2]:
             gb = sum_g
         return gx, gw, gb
+
+
+def _square(a: np.ndarray) -> np.ndarray:
+    return np.multiply(a, a, out=a)
+
+
+def _over_batch(x: np.ndarray):
+    """``run(f)``: the results of ``f(slice)`` for slices of the batch axis of ``x``, on all cores."""
+    n = x.shape[0]
+    return lambda f: run_chunks(n, x.nbytes // max(n, 1), lambda lo, hi: f(slice(lo, hi)))
 
 
 def batch_norm(

@@ -1,11 +1,13 @@
 """Bounded-memory, multi-core execution of the hot ops.
 
 Big ops (conv, transposed conv, their gradients) split the batch into chunks whose
-scratch buffers stay under ``CHUNK_BYTES`` each, and run the chunks on one thread per
-core with BLAS held to one thread: small per-image GEMMs use the cores better side by
-side than one multi-threaded GEMM at a time, and the im2col copies run in parallel too.
-Extra memory is therefore about ``workers * CHUNK_BYTES`` (plus one image when a single
-image is larger), whatever the batch size.
+scratch buffers stay under ``CHUNK_BYTES`` each (``chunks``) and run them one after the
+other: each chunk's GEMM gets every core through the BLAS library's own threads, which
+share one packed operand and beat one single-threaded GEMM per core side by side on
+all but the smallest layers. What BLAS does not cover, the im2col / col2im copies and
+the elementwise ops, is split across a small thread pool (``copyto``, ``run_chunks``):
+NumPy releases the GIL in these loops. Extra memory is therefore about
+``CHUNK_BYTES`` (plus one image when a single image is larger), whatever the batch size.
 """
 
 from __future__ import annotations
@@ -50,22 +52,47 @@ def _single_threaded_blas() -> Iterator[None]:
             c.set_num_threads(n)
 
 
+def chunks(n: int, item_bytes: int, chunk_bytes: int | None = None) -> list[tuple[int, int]]:
+    """Bounds ``(lo, hi)`` covering ``range(n)``, as many items each as fit in ``chunk_bytes`` (at least one)."""
+    per = max(1, (chunk_bytes or CHUNK_BYTES) // max(item_bytes, 1))
+    return [(lo, min(lo + per, n)) for lo in range(0, n, per)]
+
+
 def run_chunks(n: int, item_bytes: int, work: Callable[[int, int], Any], chunk_bytes: int | None = None) -> list[Any]:
-    """Call ``work(lo, hi)`` for chunks covering ``range(n)``; return the results in order.
+    """Call ``work(lo, hi)`` for chunks covering ``range(n)`` on all cores; return the results in order.
 
     Chunks hold as many items as fit in ``chunk_bytes`` (at least one), and at most
-    ``ceil(n / WORKERS)`` so that every core gets work. Work smaller than
-    ``PARALLEL_MIN_BYTES`` in all runs on the calling thread.
+    ``ceil(n / WORKERS)`` so that every core gets work; BLAS is held to one thread
+    meanwhile. Work smaller than ``PARALLEL_MIN_BYTES`` in all, and work started from a
+    worker itself, runs on the calling thread.
     """
     global _pool
-    per = max(1, min((chunk_bytes or CHUNK_BYTES) // max(item_bytes, 1), -(-n // WORKERS)))
-    bounds = [(lo, min(lo + per, n)) for lo in range(0, n, per)]
-    if len(bounds) == 1 or WORKERS == 1 or n * item_bytes < PARALLEL_MIN_BYTES:
+    bounds = chunks(n, item_bytes, min(chunk_bytes or CHUNK_BYTES, -(-n // WORKERS) * max(item_bytes, 1)))
+    if len(bounds) == 1 or WORKERS == 1 or n * item_bytes < PARALLEL_MIN_BYTES or getattr(_local, "worker", False):
         return [work(lo, hi) for lo, hi in bounds]
     if _pool is None:
-        _pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="cnnlab")
+        _pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="cnnlab", initializer=_mark_worker)
     with _single_threaded_blas():
         return list(_pool.map(lambda b: work(*b), bounds))
+
+
+def _mark_worker() -> None:
+    _local.worker = True
+
+
+def copyto(dst: np.ndarray, src: np.ndarray) -> None:
+    """``np.copyto(dst, src)`` on all cores: split along the first axis of ``dst`` longer than 1."""
+    axis = next((i for i, n in enumerate(dst.shape) if n > 1), None)
+    if axis is None:
+        np.copyto(dst, src)
+        return
+    src = np.broadcast_to(src, dst.shape)
+    index = (slice(None),) * axis
+
+    def work(lo: int, hi: int) -> None:
+        np.copyto(dst[index + (slice(lo, hi),)], src[index + (slice(lo, hi),)])
+
+    run_chunks(dst.shape[axis], dst.nbytes // dst.shape[axis], work, chunk_bytes=dst.nbytes)
 
 
 def scratch(shape: tuple[int, ...], dtype: np.dtype, slot: int = 0) -> np.ndarray:

@@ -1,0 +1,65 @@
+"""The execution helpers: chunk bounds, the parallel copy, and malloc kept from page-faulting every step."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from cnnlab.functional import parallel
+
+
+def test_chunks_tile_the_range_within_the_byte_budget():
+    assert parallel.chunks(10, 3, chunk_bytes=7) == [(0, 2), (2, 4), (4, 6), (6, 8), (8, 10)]
+    assert parallel.chunks(3, 100, chunk_bytes=1) == [(0, 1), (1, 2), (2, 3)]  # at least one item each
+    assert parallel.chunks(0, 4) == []
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 5, 7), (3, 4, 5), (1, 9)])
+def test_copyto_on_workers_copies_everything(monkeypatch, shape):
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(parallel, "WORKERS", 3)
+    src = np.arange(np.prod(shape), dtype=np.float64).reshape(shape)
+    dst = np.zeros(shape[::-1]).transpose()  # a non-contiguous destination
+    parallel.copyto(dst, src)
+    np.testing.assert_array_equal(dst, src)
+
+
+_STEPS = """
+    import resource, numpy as np, cnnlab, cnnlab.functional as F
+    from cnnlab import models, optim
+    from cnnlab.functional import parallel
+    rng = np.random.default_rng(0)
+    x, y = cnnlab.Tensor(rng.random((64, 1, 28, 28), dtype=np.float32)), cnnlab.Tensor(rng.integers(0, 10, 64))
+    model = models.lenet5(generator=0)
+    opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    def step():
+        loss = F.cross_entropy(model(x), y)
+        opt.zero_grad(); loss.backward(); opt.step()
+    for _ in range(5):
+        step()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(10):
+        step()
+    print(parallel.MALLOC_TUNED, (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 10)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc options")
+def test_training_steps_reuse_memory_instead_of_page_faulting():
+    out = subprocess.run([sys.executable, "-c", textwrap.dedent(_STEPS)], capture_output=True, text=True, check=True)
+    tuned, faults = out.stdout.split()
+    if tuned != "True":
+        pytest.skip("not glibc: malloc is left as it is")
+    assert float(faults) < 50  # a step's arrays total ~10 MB: 2,500 pages if they were faulted in again
+
+
+def test_malloc_left_alone_when_asked():
+    code = "from cnnlab.functional import parallel; print(parallel.MALLOC_TUNED)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "CNNLAB_MALLOC": "system"})
+    assert out.stdout.strip() == "False"

@@ -72,6 +72,18 @@ def test_elementwise_nan_and_inf(torch, name):
         np.testing.assert_allclose(ours(Tensor(x)).numpy(), theirs(torch.tensor(x)).numpy(), equal_nan=True)
 
 
+def test_relu_gradient_with_nan_and_inf(torch):
+    # the mask: NaN outputs pass the gradient, outputs <= 0 stop it, even an inf or NaN one
+    x = np.array([np.nan, -1.0, 0.0, 2.0, -3.0, 4.0, -5.0])
+    g = np.array([1.0, np.inf, np.nan, 2.0, -np.inf, np.nan, 3.0])
+    for grad in (g, np.nan_to_num(g, nan=7.0, posinf=8.0, neginf=9.0)):  # the fast path and the exact one
+        ours = Tensor(x, requires_grad=True)
+        F.relu(ours).backward(grad)
+        theirs = torch.tensor(x, requires_grad=True)
+        torch.relu(theirs).backward(torch.tensor(grad))
+        np.testing.assert_array_equal(ours.grad.numpy(), theirs.grad.numpy())
+
+
 @pytest.mark.parametrize("name, slope", [("relu", 0.0), ("leaky_relu", 0.01), ("elu", 1.0)])
 def test_gradient_at_zero(name, slope):
     # relu'(0) = 0, leaky_relu'(0) = slope, elu'(0) = alpha: the left-hand derivative, as torch

@@ -96,8 +96,10 @@ class ReLU(Function):
 
         def work(lo: int, hi: int) -> None:
             np.maximum(xf[lo:hi], 0, out=out[lo:hi])
-            if keep is not None:  # torch's threshold_backward: zero where the output is <= 0; out >= 0 or NaN, so
-                np.not_equal(out[lo:hi], 0, out=keep[lo:hi])  # out != 0 is that, NaN passing, in one pass
+            if keep is not None:
+                # torch's threshold_backward stops the gradient where the output is <= 0 and lets
+                # NaN through; as out is >= 0 or NaN, that is out != 0, one pass
+                np.not_equal(out[lo:hi], 0, out=keep[lo:hi])
 
         run_chunks(xf.size, xf.itemsize, work)
         self.keep = keep

@@ -6,7 +6,9 @@ other: each chunk's GEMM gets every core through the BLAS library's own threads,
 share one packed operand and beat one single-threaded GEMM per core side by side on
 all but the smallest layers. What BLAS does not cover, the im2col / col2im copies and
 the elementwise ops, is split across a small thread pool (``copyto``, ``run_chunks``):
-NumPy releases the GIL in these loops. Extra memory is therefore about
+NumPy releases the GIL in these loops. Below ``PARALLEL_MIN_BYTES`` such work stays on
+the calling thread, as waking the pool costs more than it saves on a busy 2-core VM.
+Extra memory is therefore about
 ``CHUNK_BYTES`` (plus one image when a single image is larger), whatever the batch size.
 
 Every op also allocates its output, and a training step frees and allocates the same
@@ -34,7 +36,7 @@ CHUNK_BYTES = 16 * 2**20
 KEEP_BYTES = 8 * 2**20  # patches up to this size are kept from forward for backward (see conv._conv)
 WORKERS = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
 
-PARALLEL_MIN_BYTES = 16 * 2**20  # less work than this stays on the calling thread: waking the pool costs more (measured)
+PARALLEL_MIN_BYTES = 16 * 2**20  # less work than this stays on the calling thread (see above)
 
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # mallopt's parameter numbers, from glibc's malloc.h
 

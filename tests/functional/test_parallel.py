@@ -29,6 +29,27 @@ def test_copyto_on_workers_copies_everything(monkeypatch, shape):
     np.testing.assert_array_equal(dst, src)
 
 
+def test_run_chunks_started_from_a_worker_runs_inline(monkeypatch):
+    """A pooled op calling another pooled op (filters -> conv2d -> copyto) must not wait on its own pool."""
+    import threading
+
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(parallel, "WORKERS", 2)
+    inner_threads = []
+
+    def inner(lo, hi):
+        inner_threads.append(threading.current_thread().name)
+
+    def outer(lo, hi):
+        parallel.run_chunks(4, 1, inner)
+        return threading.current_thread().name
+
+    outer_threads = parallel.run_chunks(2, 1, outer)
+    assert any(name != threading.main_thread().name for name in outer_threads)  # the outer work was pooled
+    assert len(inner_threads) == 2 * 2
+    assert set(inner_threads) <= set(outer_threads)  # each worker ran its inner chunks itself, inline
+
+
 _STEPS = """
     import resource, numpy as np, cnnlab, cnnlab.functional as F
     from cnnlab import models, optim

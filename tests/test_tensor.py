@@ -16,7 +16,7 @@ import cnnlab
 import cnnlab.functional as F
 from cnnlab import Tensor, no_grad
 from cnnlab.tensor import Function
-from tests.oracle import check_op
+from tests.oracle import assert_close, check_op
 
 DTYPES = [np.float64, np.float32]
 
@@ -202,8 +202,8 @@ def test_mixed_float_dtypes_promote_and_gradients_keep_each_dtype(torch):
     out.backward(g)
     tout.backward(torch.tensor(g))
     assert x.grad.dtype == np.float32 and y.grad.dtype == np.float64
-    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-6)
-    np.testing.assert_allclose(y.grad.numpy(), ty.grad.numpy(), rtol=1e-12)
+    assert_close(x.grad.numpy(), tx.grad.numpy(), rtol=1e-6)
+    assert_close(y.grad.numpy(), ty.grad.numpy(), rtol=1e-12)
 
 
 def test_ndarray_operand_defers_to_tensor(torch):
@@ -385,7 +385,7 @@ def test_gradients_accumulate_across_backward_calls(torch):
     for fn in (lambda t: (t * t).sum(), lambda t: (t * 3).sum(), lambda t: t.exp().sum()):
         fn(x).backward()
         fn(tx).backward()
-        np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-12)
+        assert_close(x.grad.numpy(), tx.grad.numpy(), rtol=1e-12)
 
 
 def test_retain_graph_allows_a_second_backward():

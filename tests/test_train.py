@@ -13,6 +13,7 @@ from cnnlab import models
 from cnnlab.cli import main
 from cnnlab.io import load_safetensors, save_safetensors
 from cnnlab.train import INFO_FILE, MODEL_FILE, TrainConfig, TrainingError, load_model, train
+from tests.oracle import assert_close
 
 
 def _config(tmp_path, **kw) -> TrainConfig:
@@ -106,7 +107,7 @@ def test_checkpoint_loads_into_torch_and_back(tmp_path, torch):
     x = np.random.default_rng(0).random((5, 1, 28, 28), dtype=np.float32)
     with torch.no_grad():
         expected = twin(torch.from_numpy(x)).numpy()
-    np.testing.assert_allclose(model(cnnlab.Tensor(x)).numpy(), expected, rtol=1e-5, atol=1e-5)
+    assert_close(model(cnnlab.Tensor(x)).numpy(), expected, rtol=1e-5, atol=1e-5)
 
     # and the other way: torch's freshly initialised weights into cnnlab
     other = torch_lenet5()
@@ -114,7 +115,7 @@ def test_checkpoint_loads_into_torch_and_back(tmp_path, torch):
     ours.load_state_dict({k: v.detach().numpy() for k, v in other.state_dict().items()}, strict=True)
     with torch.no_grad():
         expected = other(torch.from_numpy(x)).numpy()
-    np.testing.assert_allclose(ours(cnnlab.Tensor(x)).numpy(), expected, rtol=1e-5, atol=1e-5)
+    assert_close(ours(cnnlab.Tensor(x)).numpy(), expected, rtol=1e-5, atol=1e-5)
 
 
 # --- the CLI --------------------------------------------------------------------------------

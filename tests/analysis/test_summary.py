@@ -14,6 +14,7 @@ from cnnlab import nn
 from cnnlab.analysis.summary import RF, from_layers, summary, zoo_model
 from cnnlab.models import lenet5
 from cnnlab.tensor import Function
+from tests.oracle import assert_close
 
 
 # --- hand-computed -------------------------------------------------------------------------------
@@ -110,7 +111,7 @@ def test_conv_macs_brute_force(cin, cout, k, stride, padding, dilation, groups):
     conv = nn.Conv2d(cin, cout, k, stride, padding, dilation, groups, bias=False, generator=0).double()
     x = rng.standard_normal((2, cin, 6, 7))
     ref, count = counted_conv2d(x, conv.weight.numpy(), stride, padding, dilation, groups)
-    np.testing.assert_allclose(conv(cnnlab.Tensor(x)).numpy(), ref, rtol=1e-12, atol=1e-12)  # the loop is a true conv
+    assert_close(conv(cnnlab.Tensor(x)).numpy(), ref, rtol=1e-12, atol=1e-12)  # the loop is a true conv
     s = summary(conv, x.shape)
     assert s.rows[0].macs == count and s.rows[0].flops == 2 * count
 
@@ -124,7 +125,7 @@ def test_conv_transpose_macs_brute_force(cin, cout, k, stride, padding, output_p
                             generator=0).double()
     x = rng.standard_normal((2, cin, 3, 4))
     ref, count = counted_conv_transpose2d(x, up.weight.numpy(), stride, padding, output_padding, dilation, groups)
-    np.testing.assert_allclose(up(cnnlab.Tensor(x)).numpy(), ref, rtol=1e-12, atol=1e-12)
+    assert_close(up(cnnlab.Tensor(x)).numpy(), ref, rtol=1e-12, atol=1e-12)
     s = summary(up, x.shape)
     assert s.rows[0].macs == count and s.rows[0].flops == 2 * count
     # torchinfo's count (as a conv on the output grid) is about stride**2 larger

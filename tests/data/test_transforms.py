@@ -11,6 +11,7 @@ from cnnlab.data import mnist5k
 from cnnlab.data.transforms import (Compose, Grayscale, Normalize, RandomAffine, RandomShift, Resize, ToTensor,
                                     mnist_style, random_affine_batch, random_shift_batch, resize, to_grayscale,
                                     warp_affine)
+from tests.oracle import assert_close
 
 
 def torch_warp(torch, x, angle, translate, scale):
@@ -38,21 +39,21 @@ def test_warp_affine_matches_grid_sample(N, C, H, W, seed):
     rng = np.random.default_rng(seed)
     x = rng.random((N, C, H, W))
     angle, scale, t = rng.uniform(-180, 180, N), rng.uniform(0.5, 2, N), rng.uniform(-4, 4, (N, 2))
-    np.testing.assert_allclose(warp_affine(x, angle, t, scale), torch_warp(torch, x, angle, t, scale), atol=1e-12)
+    assert_close(warp_affine(x, angle, t, scale), torch_warp(torch, x, angle, t, scale), atol=1e-12)
 
 
 def test_warp_affine_float32_and_scalars(torch):
     x = np.random.default_rng(0).random((3, 1, 28, 28), dtype=np.float32)
     out = warp_affine(x, 12.5, (1.5, -2.25), 1.1)
     assert out.dtype == np.float32 and out.shape == x.shape
-    np.testing.assert_allclose(out, torch_warp(torch, x.astype(np.float64), 12.5, (1.5, -2.25), 1.1), atol=1e-5)
+    assert_close(out, torch_warp(torch, x.astype(np.float64), 12.5, (1.5, -2.25), 1.1), atol=1e-5)
 
 
 def test_warp_affine_exact_cases():
     x = np.random.default_rng(0).random((2, 3, 7, 7))
     np.testing.assert_array_equal(warp_affine(x), x)  # identity
-    np.testing.assert_allclose(warp_affine(x, 90), np.rot90(x, 1, axes=(2, 3)), atol=1e-12)  # counter-clockwise
-    np.testing.assert_allclose(warp_affine(x, -90), np.rot90(x, -1, axes=(2, 3)), atol=1e-12)
+    assert_close(warp_affine(x, 90), np.rot90(x, 1, axes=(2, 3)), atol=1e-12)  # counter-clockwise
+    assert_close(warp_affine(x, -90), np.rot90(x, -1, axes=(2, 3)), atol=1e-12)
     shifted = warp_affine(x, translate=(2, -1))  # 2 right, 1 up
     expect = np.zeros_like(x)
     expect[:, :, :-1, 2:] = x[:, :, 1:, :-2]
@@ -86,7 +87,7 @@ def test_random_affine_batch():
     rng = np.random.default_rng(1)
     angle, shift, zoom = rng.uniform(-20, 20, 16), rng.uniform(-1, 1, (16, 2)) * 1.2, rng.uniform(0.9, 1.1, 16)
     assert len(np.unique(angle)) == 16
-    np.testing.assert_allclose(a, warp_affine(x, angle, shift, zoom), atol=1e-6)
+    assert_close(a, warp_affine(x, angle, shift, zoom), atol=1e-6)
     np.testing.assert_array_equal(random_affine_batch(x, np.random.default_rng(2)), x)  # defaults: identity
 
 
@@ -159,8 +160,8 @@ def test_normalize(torch):
     x = np.random.default_rng(0).random((2, 3, 4, 4), dtype=np.float32)
     mean, std = [0.1, 0.2, 0.3], [0.5, 0.25, 2.0]
     expect = (torch.tensor(x) - torch.tensor(mean)[:, None, None]) / torch.tensor(std)[:, None, None]
-    np.testing.assert_allclose(Normalize(mean, std)(x), expect.numpy(), rtol=1e-6)
-    np.testing.assert_allclose(Normalize(mean, std)(x[0]), expect.numpy()[0], rtol=1e-6)
+    assert_close(Normalize(mean, std)(x), expect.numpy(), rtol=1e-6)
+    assert_close(Normalize(mean, std)(x[0]), expect.numpy()[0], rtol=1e-6)
     assert Normalize(0.1307, 0.3081)(x[:, :1]).dtype == np.float32
     assert Normalize(0.5, 0.5)(np.ones((1, 2, 2))).dtype == np.float64
     with pytest.raises(ValueError, match="std must be non-zero"):
@@ -176,10 +177,10 @@ def test_grayscale_matches_pil():
     ours = Grayscale()(ToTensor()(rgb))
     pil = np.asarray(Image.fromarray(rgb).convert("L")) / 255.0
     assert ours.shape == (1, 6, 7)
-    np.testing.assert_allclose(ours[0], pil, atol=0.5 / 255 + 1e-6)  # PIL rounds to 8 bits
+    assert_close(ours[0], pil, atol=0.5 / 255 + 1e-6)  # PIL rounds to 8 bits
     assert Grayscale(3)(ToTensor()(rgb)).shape == (3, 6, 7)
     x = np.random.default_rng(1).random((4, 3, 3))
-    np.testing.assert_allclose(to_grayscale(x), to_grayscale(x[:3]))  # alpha dropped
+    assert_close(to_grayscale(x), to_grayscale(x[:3]))  # alpha dropped
     np.testing.assert_array_equal(to_grayscale(x[:1]), x[:1])
     with pytest.raises(ValueError, match="expected 1 to 4 channels"):
         to_grayscale(np.zeros((5, 2, 2)))
@@ -196,7 +197,7 @@ def test_resize_matches_torch_antialiased_bilinear(torch, size):
     hw = (size, size) if isinstance(size, int) else size
     ref = F.interpolate(torch.tensor(x)[None], size=hw, mode="bilinear", antialias=True, align_corners=False)[0]
     assert out.shape == (3, *hw) and out.dtype == np.float32
-    np.testing.assert_allclose(out, ref.numpy(), atol=1e-5)
+    assert_close(out, ref.numpy(), atol=1e-5)
 
 
 def test_resize_details():
@@ -249,8 +250,8 @@ def test_mnist_style_geometry():
     cx = (out.sum(0) @ np.arange(28)) / out.sum()
     assert abs(cy - 14) <= 0.5 and abs(cx - 14) <= 0.5
     # white on black is not inverted; the same digit either way gives the same result
-    np.testing.assert_allclose(mnist_style(1 - page), out, atol=1e-6)
-    np.testing.assert_allclose(mnist_style(page[None]), out, atol=1e-6)  # (C, H, W) accepted
+    assert_close(mnist_style(1 - page), out, atol=1e-6)
+    assert_close(mnist_style(page[None]), out, atol=1e-6)  # (C, H, W) accepted
     # forcing the wrong polarity leaves no ink brighter than the background
     with pytest.raises(ValueError, match="uniform"):
         mnist_style(page, invert=False)
@@ -262,7 +263,7 @@ def test_mnist_style_alpha_is_composited_on_white():
     out = mnist_style(ink)
     bar = np.ones((40, 40))
     bar[5:35, 18:22] = 0
-    np.testing.assert_allclose(out, mnist_style(bar), atol=1e-6)
+    assert_close(out, mnist_style(bar), atol=1e-6)
 
 
 def test_mnist_style_errors():

@@ -11,7 +11,7 @@ import cnnlab
 import cnnlab.functional as F
 from cnnlab import Tensor
 from cnnlab.functional.activation import _erf
-from tests.oracle import check_grad_fd, check_op
+from tests.oracle import assert_close, check_grad_fd, check_op
 
 DTYPES = [np.float64, np.float32]
 SHAPES = [(), (1,), (7,), (3, 4), (2, 3, 4, 5)]
@@ -69,7 +69,7 @@ def test_elementwise_nan_and_inf(torch, name):
     x = np.array([np.nan, np.inf, -np.inf, 1.0])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # inf - inf in some formulas; only the values matter here
-        np.testing.assert_allclose(ours(Tensor(x)).numpy(), theirs(torch.tensor(x)).numpy(), equal_nan=True)
+        assert_close(ours(Tensor(x)).numpy(), theirs(torch.tensor(x)).numpy())
 
 
 def test_relu_gradient_with_nan_and_inf(torch):
@@ -174,7 +174,7 @@ def test_softmax_large_scores_and_minus_inf(torch, name):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         y = ours(Tensor(x), 1).numpy()
-    np.testing.assert_allclose(y, theirs(torch.tensor(x), 1).numpy(), rtol=1e-12, atol=1e-300)
+    assert_close(y, theirs(torch.tensor(x), 1).numpy(), rtol=1e-12, atol=1e-300)
     check_op(lambda t: ours(t, 1), lambda t: theirs(t, 1), [x[:2]])
 
 
@@ -197,9 +197,9 @@ def test_softmax_dtype_argument(torch, name):
     ours = getattr(F, name)(Tensor(x.astype(np.float32), requires_grad=True), 1, dtype=np.float64)
     theirs = getattr(torch.nn.functional, name)(torch.tensor(x.astype(np.float32)), 1, dtype=torch.float64)
     assert ours.dtype == np.float64
-    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-12)
+    assert_close(ours.numpy(), theirs.numpy(), rtol=1e-12)
     ints = getattr(F, name)(Tensor(np.array([1, 2, 3])), 0, dtype=np.float64)
-    np.testing.assert_allclose(ints.numpy(), getattr(torch.nn.functional, name)(torch.tensor([1, 2, 3]), 0,
+    assert_close(ints.numpy(), getattr(torch.nn.functional, name)(torch.tensor([1, 2, 3]), 0,
                                                                                    dtype=torch.float64).numpy())
 
 
@@ -208,15 +208,15 @@ def test_softmax_implicit_dim_warns_and_follows_torch(torch, shape, expected_dim
     x = _data(shape)
     with pytest.warns(UserWarning, match="Implicit dimension choice for softmax"):
         y = F.softmax(Tensor(x))
-    np.testing.assert_allclose(y.numpy(), F.softmax(Tensor(x), expected_dim).numpy())
+    assert_close(y.numpy(), F.softmax(Tensor(x), expected_dim).numpy())
     with pytest.warns(UserWarning, match="Implicit dimension choice for log_softmax"):
         F.log_softmax(Tensor(x))
 
 
 def test_softmax_sums_to_one_and_log_softmax_is_its_log():
     x = Tensor(_data((4, 6), scale=10.0))
-    np.testing.assert_allclose(F.softmax(x, 1).numpy().sum(1), 1.0, rtol=1e-14)
-    np.testing.assert_allclose(np.exp(F.log_softmax(x, 1).numpy()), F.softmax(x, 1).numpy(), rtol=1e-13)
+    assert_close(F.softmax(x, 1).numpy().sum(1), 1.0, rtol=1e-14)
+    assert_close(np.exp(F.log_softmax(x, 1).numpy()), F.softmax(x, 1).numpy(), rtol=1e-13)
 
 
 @pytest.mark.parametrize("name", ["softmax", "log_softmax"])

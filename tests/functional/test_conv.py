@@ -14,7 +14,7 @@ import cnnlab.functional as F
 from cnnlab import Tensor
 from cnnlab.functional import parallel
 from tests import reference
-from tests.oracle import check_grad_fd, check_op
+from tests.oracle import assert_close, check_grad_fd, check_op
 
 # torch warns that its own padding='same' with an even kernel copies the input: not our concern
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel:UserWarning")
@@ -105,7 +105,7 @@ def test_conv2d_matches_reference(case):
         padding = 0
     xb = x if x.ndim == 4 else x[None]
     ref = reference.conv2d(xb, w, b[0] if b else None, padding=padding, **kw)
-    np.testing.assert_allclose(ours, ref if x.ndim == 4 else ref[0], rtol=1e-12, atol=1e-12)
+    assert_close(ours, ref if x.ndim == 4 else ref[0], rtol=1e-12, atol=1e-12)
 
 
 def test_threaded_batch_really_uses_several_chunks(monkeypatch):
@@ -244,7 +244,7 @@ def test_conv_transpose2d_matches_reference(case):
     (x, w, *b), kw = _transpose_inputs(x_shape, w_shape, kw, seed=1)
     ours = F.conv_transpose2d(Tensor(x), Tensor(w), *(Tensor(a) for a in b), **kw).numpy()
     ref = reference.conv_transpose2d(x if x.ndim == 4 else x[None], w, b[0] if b else None, **kw)
-    np.testing.assert_allclose(ours, ref if x.ndim == 4 else ref[0], rtol=1e-12, atol=1e-12)
+    assert_close(ours, ref if x.ndim == 4 else ref[0], rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("kw", [dict(stride=1, dilation=2, output_padding=1), dict(stride=2, dilation=3, output_padding=2)])
@@ -259,9 +259,9 @@ def test_conv_transpose2d_output_padding_from_dilation_forward(torch, kw):
     rng = np.random.default_rng(0)
     x, w = rng.standard_normal((1, 2, 4, 4)), rng.standard_normal((2, 3, 3, 3))
     ours = F.conv_transpose2d(Tensor(x), Tensor(w), **kw).numpy()
-    np.testing.assert_allclose(ours, reference.conv_transpose2d(x, w, **kw), rtol=1e-12, atol=1e-12)
+    assert_close(ours, reference.conv_transpose2d(x, w, **kw), rtol=1e-12, atol=1e-12)
     theirs = torch.nn.functional.conv_transpose2d(torch.tensor(x), torch.tensor(w), **kw).numpy()
-    np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-10)
+    assert_close(ours, theirs, rtol=1e-10, atol=1e-10)
 
 
 def test_references_agree_with_torch(torch):
@@ -271,11 +271,11 @@ def test_references_agree_with_torch(torch):
     x, w, b = rng.standard_normal((2, 4, 9, 8)), rng.standard_normal((6, 2, 3, 2)), rng.standard_normal(6)
     kw = dict(stride=(2, 3), padding=(2, 1), dilation=(2, 1), groups=2)
     theirs = TF.conv2d(*(torch.tensor(a) for a in (x, w, b)), **kw).numpy()
-    np.testing.assert_allclose(reference.conv2d(x, w, b, **kw), theirs, rtol=1e-10, atol=1e-10)
+    assert_close(reference.conv2d(x, w, b, **kw), theirs, rtol=1e-10, atol=1e-10)
     w = rng.standard_normal((4, 3, 3, 2))
     kw = dict(stride=(2, 3), padding=(1, 2), output_padding=(1, 0), dilation=(1, 2), groups=2)
     theirs = TF.conv_transpose2d(*(torch.tensor(a) for a in (x, w, b)), **kw).numpy()
-    np.testing.assert_allclose(reference.conv_transpose2d(x, w, b, **kw), theirs, rtol=1e-10, atol=1e-10)
+    assert_close(reference.conv_transpose2d(x, w, b, **kw), theirs, rtol=1e-10, atol=1e-10)
 
 
 # --- random configurations ----------------------------------------------------------------
@@ -322,7 +322,7 @@ def test_conv2d_random_configs(config, bias, seed):
     ours = F.conv2d(*(Tensor(a) for a in arrays), **kw).numpy()
     x, w, *b = arrays
     ref = reference.conv2d(x, w, b[0] if b else None, stride=stride, padding=pads, dilation=dilation, groups=groups)
-    np.testing.assert_allclose(ours, ref, rtol=1e-12, atol=1e-12)
+    assert_close(ours, ref, rtol=1e-12, atol=1e-12)
 
 
 @st.composite
@@ -354,7 +354,7 @@ def test_conv_transpose2d_random_configs(config, bias, seed):
              arrays, seed=seed)
     ours = F.conv_transpose2d(*(Tensor(a) for a in arrays), **kw).numpy()
     ref = reference.conv_transpose2d(*arrays, **kw) if bias else reference.conv_transpose2d(*arrays, None, **kw)
-    np.testing.assert_allclose(ours, ref, rtol=1e-12, atol=1e-12)
+    assert_close(ours, ref, rtol=1e-12, atol=1e-12)
 
 
 # --- finite differences and the adjoint identity ------------------------------------------
@@ -466,8 +466,8 @@ def test_non_contiguous_inputs_and_broadcast_gradients(torch, op):
     txt, twt = torch.tensor(x.copy(), requires_grad=True), torch.tensor(w.copy(), requires_grad=True)
     ours_fn(xt, wt, **kw).sum().backward()  # conv's backward gets np.broadcast_to(1.0, shape)
     theirs_fn(txt, twt, **kw).sum().backward()
-    np.testing.assert_allclose(xt.grad.numpy(), txt.grad.numpy(), rtol=1e-10, atol=1e-10)
-    np.testing.assert_allclose(wt.grad.numpy(), twt.grad.numpy(), rtol=1e-10, atol=1e-10)
+    assert_close(xt.grad.numpy(), txt.grad.numpy(), rtol=1e-10, atol=1e-10)
+    assert_close(wt.grad.numpy(), twt.grad.numpy(), rtol=1e-10, atol=1e-10)
 
 
 # --- gradients flow only where asked; dtypes ------------------------------------------------

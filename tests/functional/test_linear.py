@@ -7,7 +7,7 @@ from hypothesis import given, strategies as st
 import cnnlab
 import cnnlab.functional as F
 from cnnlab import Tensor
-from tests.oracle import check_grad_fd, check_op
+from tests.oracle import assert_close, check_grad_fd, check_op
 
 DTYPES = [np.float64, np.float32]
 
@@ -89,7 +89,7 @@ def test_dropout_statistics(p, dtype):
     y = F.dropout(x, p, generator=np.random.default_rng(0)).numpy()
     assert y.dtype == dtype
     values = np.unique(y)
-    np.testing.assert_allclose(values, [0.0, 1 / (1 - p)], rtol=1e-7)  # only zeros and survivors scaled by 1/(1-p)
+    assert_close(values, [0.0, 1 / (1 - p)], rtol=1e-7)  # only zeros and survivors scaled by 1/(1-p)
     n, dropped = y.size, float((y == 0).mean())
     sigma = np.sqrt(p * (1 - p) / n)
     assert abs(dropped - p) < 5 * sigma, (dropped, p)
@@ -128,8 +128,8 @@ def test_dropout_gradient_is_mask_times_scale(p, dtype):
     y.backward(g)
     mask = y.numpy() != 0
     scale = 0.0 if p == 1 else 1 / (1 - p)
-    np.testing.assert_allclose(x.grad.numpy(), g * mask * scale, rtol=1e-6)
-    np.testing.assert_allclose(y.numpy(), x.numpy() * mask * scale, rtol=1e-6)
+    assert_close(x.grad.numpy(), g * mask * scale, rtol=1e-6)
+    assert_close(y.numpy(), x.numpy() * mask * scale, rtol=1e-6)
 
 
 def test_dropout_p_one_gives_zeros(torch):

@@ -9,7 +9,7 @@ from hypothesis import given, strategies as st
 
 import cnnlab.functional as F
 from cnnlab import Tensor
-from tests.oracle import check_grad_fd, check_op
+from tests.oracle import assert_close, check_grad_fd, check_op
 
 DTYPES = [np.float64, np.float32]
 REDUCTIONS = ["mean", "sum", "none"]
@@ -98,7 +98,7 @@ def test_cross_entropy_other_integer_targets(torch, target_dtype):
     x, t = _rand(5, 3), _targets((5,), 3)
     ours = F.cross_entropy(Tensor(x), Tensor(t.astype(target_dtype)), label_smoothing=0.1)
     theirs = torch.nn.functional.cross_entropy(torch.tensor(x), torch.tensor(t), label_smoothing=0.1)
-    np.testing.assert_allclose(ours.item(), theirs.item(), rtol=1e-12)
+    assert_close(ours.item(), theirs.item(), rtol=1e-12)
 
 
 def test_cross_entropy_extreme_scores(torch):
@@ -112,13 +112,13 @@ def test_cross_entropy_extreme_scores(torch):
 def test_cross_entropy_hand_computed():
     # two equal scores: -log(1/2); label smoothing cannot change a uniform prediction
     x = Tensor(np.zeros((2, 2)))
-    np.testing.assert_allclose(F.cross_entropy(x, Tensor([0, 1])).item(), np.log(2), rtol=1e-15)
-    np.testing.assert_allclose(F.cross_entropy(x, Tensor([0, 1]), label_smoothing=0.5).item(), np.log(2), rtol=1e-15)
+    assert_close(F.cross_entropy(x, Tensor([0, 1])).item(), np.log(2), rtol=1e-15)
+    assert_close(F.cross_entropy(x, Tensor([0, 1]), label_smoothing=0.5).item(), np.log(2), rtol=1e-15)
     # the weighted mean divides by the weights of the targets: (3*a + 1*b) / (3 + 1)
     s = np.array([[2.0, 0.0], [0.0, 2.0]])
     lse = np.log(np.exp(2.0) + 1)
     got = F.cross_entropy(Tensor(s), Tensor([1, 1]), Tensor(np.array([1.0, 3.0]))).item()
-    np.testing.assert_allclose(got, (3 * (lse - 0) + 3 * (lse - 2)) / 6, rtol=1e-15)
+    assert_close(got, (3 * (lse - 0) + 3 * (lse - 2)) / 6, rtol=1e-15)
 
 
 @given(n=st.integers(1, 4), c=st.integers(1, 5), spatial=st.lists(st.integers(1, 3), max_size=2),
@@ -163,7 +163,7 @@ def test_cross_entropy_probabilities_of_a_one_hot_equal_indices():
     for s in (0.0, 0.25):
         a = F.cross_entropy(Tensor(x), Tensor(t), label_smoothing=s).item()
         b = F.cross_entropy(Tensor(x), Tensor(one_hot), label_smoothing=s).item()
-        np.testing.assert_allclose(a, b, rtol=1e-14)
+        assert_close(a, b, rtol=1e-14)
 
 
 def test_cross_entropy_probabilities_with_float32_target_for_float64_input(torch):
@@ -171,7 +171,7 @@ def test_cross_entropy_probabilities_with_float32_target_for_float64_input(torch
     ours = F.cross_entropy(Tensor(x), Tensor(p))
     theirs = torch.nn.functional.cross_entropy(torch.tensor(x), torch.tensor(p))
     assert ours.dtype == np.float64
-    np.testing.assert_allclose(ours.item(), theirs.item(), rtol=1e-12)
+    assert_close(ours.item(), theirs.item(), rtol=1e-12)
 
 
 # --- nll_loss ------------------------------------------------------------------------------
@@ -243,7 +243,7 @@ def test_mse_loss_mixed_precision(torch):
     out = F.mse_loss(ta, tb)
     ref = torch.nn.functional.mse_loss(torch.tensor(a), torch.tensor(b))
     assert out.dtype == np.float64
-    np.testing.assert_allclose(out.item(), ref.item(), rtol=1e-12)
+    assert_close(out.item(), ref.item(), rtol=1e-12)
     out.backward()
     assert ta.grad.dtype == np.float64 and tb.grad.dtype == np.float32
 

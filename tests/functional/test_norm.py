@@ -7,7 +7,7 @@ from hypothesis import given, strategies as st
 import cnnlab
 import cnnlab.functional as F
 from cnnlab import Tensor
-from tests.oracle import check_grad_fd, check_op
+from tests.oracle import assert_close, check_grad_fd, check_op
 
 DTYPES = [np.float64, np.float32]
 SHAPES = [(4, 3), (2, 3, 5), (3, 2, 4, 5), (2, 2, 3, 2, 2), (1, 3, 2), (2, 1, 1, 1)]
@@ -31,14 +31,18 @@ def _inputs(shape, seed=0):
 @pytest.mark.parametrize("shape", SHAPES)
 def test_batch_norm_matches_torch(torch, shape, training, affine, dtype):
     x, rm, rv, w, b = _inputs(shape)
+    # In training mode the input gradient w/sigma * (g - mean(g) - x_hat * mean(g * x_hat)) is a
+    # difference of terms of size |w * g| / sigma ~ 1 that cancel (exactly, with two values per
+    # channel): float32 rounding is relative to those terms, not to the small result, in torch too.
+    atol = 1e-5 if dtype == np.float32 and training else None
     if affine:
         check_op(lambda x, rm, rv, w, b: F.batch_norm(x, rm, rv, w, b, training, 0.1, 1e-5),
                  lambda x, rm, rv, w, b: torch.nn.functional.batch_norm(x, rm, rv, w, b, training, 0.1, 1e-5),
-                 [x, rm, rv, w, b], grad=[True, False, False, True, True], dtype=dtype)
+                 [x, rm, rv, w, b], grad=[True, False, False, True, True], dtype=dtype, atol=atol)
     else:
         check_op(lambda x, rm, rv: F.batch_norm(x, rm, rv, training=training),
                  lambda x, rm, rv: torch.nn.functional.batch_norm(x, rm, rv, training=training),
-                 [x, rm, rv], grad=[True, False, False], dtype=dtype)
+                 [x, rm, rv], grad=[True, False, False], dtype=dtype, atol=atol)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -49,15 +53,15 @@ def test_running_stats_update_in_place_as_torch(torch, shape, momentum, eps, dty
     mine_rm, mine_rv = Tensor(rm.copy()), Tensor(rv.copy())
     rm_array, rv_array = mine_rm.data, mine_rv.data
     their_rm, their_rv = torch.tensor(rm.copy()), torch.tensor(rv.copy())
-    tol = dict(rtol=1e-10, atol=1e-10) if dtype == np.float64 else dict(rtol=1e-5, atol=1e-5)
+    tol = dict(rtol=1e-10 if dtype == np.float64 else 1e-5)
     for step in range(3):  # the averages accumulate over steps
         xs = x + step
         y = F.batch_norm(Tensor(xs), mine_rm, mine_rv, Tensor(w), Tensor(b), True, momentum, eps)
         ty = torch.nn.functional.batch_norm(torch.tensor(xs), their_rm, their_rv, torch.tensor(w), torch.tensor(b),
                                             True, momentum, eps)
-        np.testing.assert_allclose(y.numpy(), ty.numpy(), **tol)
-        np.testing.assert_allclose(mine_rm.numpy(), their_rm.numpy(), **tol)
-        np.testing.assert_allclose(mine_rv.numpy(), their_rv.numpy(), **tol)
+        assert_close(y.numpy(), ty.numpy(), **tol)
+        assert_close(mine_rm.numpy(), their_rm.numpy(), **tol)
+        assert_close(mine_rv.numpy(), their_rv.numpy(), **tol)
     assert mine_rm.data is rm_array and mine_rv.data is rv_array  # updated in place, not replaced
     assert mine_rm.dtype == dtype and mine_rv.dtype == dtype
 
@@ -66,9 +70,9 @@ def test_running_var_gets_the_unbiased_variance():
     x = np.array([[1.0], [2.0], [6.0]])  # mean 3, biased variance 14/3, unbiased 7
     rm, rv = Tensor(np.zeros(1)), Tensor(np.zeros(1))
     y = F.batch_norm(Tensor(x), rm, rv, training=True, momentum=1.0, eps=1e-300)
-    np.testing.assert_allclose(rm.numpy(), [3.0], rtol=1e-15)
-    np.testing.assert_allclose(rv.numpy(), [7.0], rtol=1e-15)
-    np.testing.assert_allclose(y.numpy().ravel(), (x.ravel() - 3) / np.sqrt(14 / 3), rtol=1e-15)
+    assert_close(rm.numpy(), [3.0], rtol=1e-15)
+    assert_close(rv.numpy(), [7.0], rtol=1e-15)
+    assert_close(y.numpy().ravel(), (x.ravel() - 3) / np.sqrt(14 / 3), rtol=1e-15)
 
 
 def test_eval_leaves_running_stats_alone_and_training_without_them_works(torch):
@@ -130,8 +134,8 @@ def test_batch_norm_random_configs(n, c, spatial, training, momentum):
 
 def test_training_output_is_normalised():
     y = F.batch_norm(Tensor(_rand(64, 3, 5, 5, loc=4.0, scale=3.0)), None, None, training=True, eps=1e-300).numpy()
-    np.testing.assert_allclose(y.mean(axis=(0, 2, 3)), 0, atol=1e-12)
-    np.testing.assert_allclose(y.var(axis=(0, 2, 3)), 1, rtol=1e-12)
+    assert_close(y.mean(axis=(0, 2, 3)), 0, atol=1e-12)
+    assert_close(y.var(axis=(0, 2, 3)), 1, rtol=1e-12)
 
 
 # --- errors --------------------------------------------------------------------------------
@@ -185,4 +189,4 @@ def test_eval_inference_path_matches_torch(torch, shape, affine):
                                             torch.tensor(w) if affine else None, torch.tensor(b) if affine else None,
                                             training=False, eps=1e-3)
     assert not ours.requires_grad
-    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-10, atol=1e-10)
+    assert_close(ours.numpy(), theirs.numpy(), rtol=1e-10, atol=1e-10)

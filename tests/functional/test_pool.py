@@ -11,7 +11,7 @@ import cnnlab.functional as F
 from cnnlab import Tensor, no_grad
 from cnnlab.functional import parallel, pool
 from cnnlab.functional.sizes import output_size
-from tests.oracle import check_grad_fd, check_op
+from tests.oracle import assert_close, check_grad_fd, check_op
 
 DTYPES = [np.float64, np.float32]
 
@@ -163,7 +163,7 @@ def test_avg_pool2d_ceil_mode_divisors():
     assert F.avg_pool2d(x, 2, 2, 1, ceil_mode=True, count_include_pad=False).tolist() == [[[[1.0] * 3] * 3]]
     # 6x6 ones, kernel 3, stride 2, padding 1, ceil mode: the last window covers 1 row + 1 row of padding
     row = F.avg_pool2d(Tensor(np.ones((1, 1, 6, 6))), 3, 2, 1, ceil_mode=True).numpy()[0, 0, 3]
-    np.testing.assert_allclose(row, [2 / 6, 3 / 6, 3 / 6, 1 / 4])
+    assert_close(row, [2 / 6, 3 / 6, 3 / 6, 1 / 4])
 
 
 @pytest.mark.parametrize("kw", [dict(kernel_size=3, stride=2, padding=1, ceil_mode=True),
@@ -220,7 +220,7 @@ def test_adaptive_avg_pool2d_inf_stays_in_its_windows(torch):
     x = data((1, 1, 6, 6), "normal")
     x[0, 0, 0, 0] = np.inf
     out = F.adaptive_avg_pool2d(Tensor(x), 3).numpy()
-    np.testing.assert_allclose(out, torch.nn.functional.adaptive_avg_pool2d(torch.tensor(x), 3).numpy(), rtol=1e-12)
+    assert_close(out, torch.nn.functional.adaptive_avg_pool2d(torch.tensor(x), 3).numpy(), rtol=1e-12)
     assert np.isinf(out[0, 0, 0, 0]) and np.isfinite(out[0, 0, 1:]).all()
 
 

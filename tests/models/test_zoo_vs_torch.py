@@ -23,7 +23,7 @@ from cnnlab.nn import LocalResponseNorm  # noqa: E402
 from cnnlab.functional import cat  # noqa: E402
 from cnnlab.models.lenet_classic import C3_TABLE  # noqa: E402
 from tests.models import twins  # noqa: E402
-from tests.oracle import check_op  # noqa: E402
+from tests.oracle import assert_close, check_op  # noqa: E402
 
 TWINS = {
     "alexnet": lambda **kw: twins.AlexNet(**kw),
@@ -93,7 +93,7 @@ def test_eval_logits_match_torch(name, size, kwargs, fast_init):
     with torch.no_grad():
         ty = twin(torch.tensor(x)).numpy()
     assert y.shape == ty.shape
-    np.testing.assert_allclose(y, ty, rtol=1e-9, atol=1e-12 * np.abs(ty).max())
+    assert_close(y, ty)
 
 
 @pytest.mark.parametrize("name, size, kwargs", [
@@ -114,7 +114,7 @@ def test_float32_logits_within_1e4(name, size, kwargs, fast_init):
     with torch.no_grad():
         ty = twin(torch.tensor(x)).numpy()
     assert y.shape == ty.shape and np.abs(ty).max() > 1e-3
-    np.testing.assert_allclose(y, ty, rtol=1e-4, atol=1e-4 * np.abs(ty).max())
+    assert_close(y, ty, rtol=1e-4)
 
 
 def _train_step(ours, twin, x, labels):
@@ -145,13 +145,13 @@ def test_training_step_matches_torch(name, size, kwargs, fast_init):
     outs, touts = _train_step(ours, twin, x, labels)
     assert len(outs) == len(touts)
     for o, t in zip(outs, touts):
-        np.testing.assert_allclose(o.numpy(), t.detach().numpy(), rtol=1e-8, atol=1e-10)
+        assert_close(o.numpy(), t.detach().numpy())
     tgrads = dict(twin.named_parameters())
     for key, p in ours.named_parameters():
-        np.testing.assert_allclose(p.grad.numpy(), tgrads[key].grad.numpy(), rtol=1e-6, atol=1e-9, err_msg=key)
+        assert_close(p.grad.numpy(), tgrads[key].grad.numpy(), err_msg=key)
     tstate = twin.state_dict()
     for key, v in ours.state_dict().items():  # running statistics and num_batches_tracked
-        np.testing.assert_allclose(v.numpy(), tstate[key].numpy(), rtol=1e-9, atol=1e-12, err_msg=key)
+        assert_close(v.numpy(), tstate[key].numpy(), err_msg=key)
 
 
 def test_lenet5_classic_matches_an_independent_torch_twin():
@@ -162,10 +162,10 @@ def test_lenet5_classic_matches_an_independent_torch_twin():
     x = np.random.default_rng(0).standard_normal((3, 1, 32, 32))
     labels = np.array([1, 7, 3])
     outs, touts = _train_step(ours, twin, x, labels)
-    np.testing.assert_allclose(outs[0].numpy(), touts[0].detach().numpy(), rtol=1e-10, atol=1e-10)
+    assert_close(outs[0].numpy(), touts[0].detach().numpy(), rtol=1e-10, atol=1e-10)
     tgrads = dict(twin.named_parameters())
     for key, p in ours.named_parameters():
-        np.testing.assert_allclose(p.grad.numpy(), tgrads[key].grad.numpy(), rtol=1e-8, atol=1e-12, err_msg=key)
+        assert_close(p.grad.numpy(), tgrads[key].grad.numpy(), rtol=1e-8, atol=1e-12, err_msg=key)
 
 
 @pytest.mark.parametrize("size, alpha, beta, k", [(5, 1e-4, 0.75, 2.0), (2, 0.5, 0.6, 1.0), (4, 3.0, 1.5, 0.5)])
@@ -197,7 +197,7 @@ def test_torch_checkpoint_to_safetensors_loads_strictly(tmp_path, capsys, fast_i
     x = np.random.default_rng(0).standard_normal((1, 3, 32, 32)).astype(np.float32)
     with cnnlab.no_grad():
         y = ours.eval()(cnnlab.Tensor(x)).numpy()
-    np.testing.assert_allclose(y, twin(torch.tensor(x)).detach().numpy(), atol=1e-4)
+    assert_close(y, twin(torch.tensor(x)).detach().numpy(), atol=1e-4)
 
 
 def test_cnnlab_weights_to_torch_checkpoint(tmp_path):
@@ -208,7 +208,7 @@ def test_cnnlab_weights_to_torch_checkpoint(tmp_path):
     twin = twins.TinyVGG()
     twin.load_state_dict(state, strict=True)
     x = np.random.default_rng(0).standard_normal((2, 3, 64, 64)).astype(np.float32)
-    np.testing.assert_allclose(ours(cnnlab.Tensor(x)).numpy(), twin(torch.tensor(x)).detach().numpy(), atol=1e-5)
+    assert_close(ours(cnnlab.Tensor(x)).numpy(), twin(torch.tensor(x)).detach().numpy(), atol=1e-5)
     # and back: the same bytes of every tensor
     assert main(["convert", str(tmp_path / "tiny.pt"), str(tmp_path / "again.safetensors")]) == 0
     again = load_safetensors(tmp_path / "again.safetensors")

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 import cnnlab
 from cnnlab import nn
+from tests.oracle import assert_close
 
 TOL = {np.float64: 1e-10, np.float32: 1e-5}
 DTYPES = [np.float64, np.float32]
@@ -38,18 +39,18 @@ def check_module(torch, build, x, dtype=np.float64, calls=1, grad=True, forward_
         out, tout = ours(xs, **kwargs), theirs(xt, **kwargs)
         assert out.shape == tuple(tout.shape)
         assert out.dtype == np.dtype(dtype)
-        np.testing.assert_allclose(out.numpy(), tout.detach().numpy(), rtol=tol, atol=tol, err_msg="forward")
+        assert_close(out.numpy(), tout.detach().numpy(), rtol=tol, err_msg="forward")
         if grad:
             ours.zero_grad()
             theirs.zero_grad()
             g = rng.standard_normal(out.shape).astype(dtype)
             out.backward(g)
             tout.backward(torch.tensor(g))
-            np.testing.assert_allclose(xs.grad.numpy(), xt.grad.numpy(), rtol=tol, atol=tol, err_msg="input grad")
+            assert_close(xs.grad.numpy(), xt.grad.numpy(), rtol=tol, err_msg="input grad")
             for (name, p), (_, tp) in zip(ours.named_parameters(), theirs.named_parameters()):
-                np.testing.assert_allclose(p.grad.numpy(), tp.grad.numpy(), rtol=tol, atol=tol, err_msg=name)
+                assert_close(p.grad.numpy(), tp.grad.numpy(), rtol=tol, err_msg=name)
         for (name, b), (_, tb) in zip(ours.named_buffers(), theirs.named_buffers()):
-            np.testing.assert_allclose(b.numpy(), tb.numpy(), rtol=tol, atol=tol, err_msg=name)
+            assert_close(b.numpy(), tb.numpy(), rtol=tol, err_msg=name)
     return ours, theirs
 
 
@@ -228,7 +229,7 @@ def test_batchnorm_train_then_eval(torch, build, shape, dtype):
     ours.eval(), theirs.eval()
     out, tout = ours(cnnlab.Tensor(x.astype(dtype))), theirs(torch.tensor(x.astype(dtype)))
     tol = TOL[np.dtype(dtype).type]
-    np.testing.assert_allclose(out.numpy(), tout.detach().numpy(), rtol=tol, atol=tol)
+    assert_close(out.numpy(), tout.detach().numpy(), rtol=tol)
     if ours.track_running_stats:  # eval normalises with the running statistics and does not update them
         assert int(ours.num_batches_tracked.item()) == 3
         axes = (0, *range(2, x.ndim))
@@ -238,7 +239,7 @@ def test_batchnorm_train_then_eval(torch, build, shape, dtype):
             expected = expected * ours.weight.numpy().reshape(shape)
         if ours.bias is not None:
             expected = expected + ours.bias.numpy().reshape(shape)
-        np.testing.assert_allclose(out.numpy(), expected, rtol=100 * tol, atol=100 * tol)
+        assert_close(out.numpy(), expected, rtol=100 * tol)
         assert np.abs(out.numpy().mean(axis=axes)).max() > 1e-3  # not the batch statistics
 
 
@@ -252,7 +253,7 @@ def test_batchnorm_eval_after_loading_torch_statistics(torch):
     bn = nn.BatchNorm2d(3).eval()
     bn.load_state_dict({k: v.numpy() for k, v in tbn.state_dict().items()})
     x = images(2, 3, 4, 4).astype(np.float32)
-    np.testing.assert_allclose(bn(cnnlab.Tensor(x)).numpy(), tbn(torch.tensor(x)).detach().numpy(), rtol=1e-5, atol=1e-5)
+    assert_close(bn(cnnlab.Tensor(x)).numpy(), tbn(torch.tensor(x)).detach().numpy(), rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("build,shape,match", [
@@ -313,10 +314,10 @@ def test_class_losses(torch, build, dtype):
     x, tx = cnnlab.Tensor(logits, requires_grad=True), torch.tensor(logits, requires_grad=True)
     out, tout = ours(x, cnnlab.Tensor(target)), theirs(tx, torch.tensor(target))
     tol = TOL[np.dtype(dtype).type]
-    np.testing.assert_allclose(out.numpy(), tout.detach().numpy(), rtol=tol, atol=tol)
+    assert_close(out.numpy(), tout.detach().numpy(), rtol=tol)
     out.sum().backward() if out.ndim else out.backward()
     tout.sum().backward()
-    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=tol, atol=tol)
+    assert_close(x.grad.numpy(), tx.grad.numpy(), rtol=tol)
     assert list(ours.state_dict()) == list(theirs.state_dict())
 
 
@@ -325,7 +326,7 @@ def test_mse_loss(torch, reduction):
     a, b = images(3, 4), images(3, 4, seed=2)
     out = nn.MSELoss(reduction=reduction)(cnnlab.Tensor(a), cnnlab.Tensor(b))
     tout = torch.nn.MSELoss(reduction=reduction)(torch.tensor(a), torch.tensor(b))
-    np.testing.assert_allclose(out.numpy(), tout.numpy(), rtol=1e-12)
+    assert_close(out.numpy(), tout.numpy(), rtol=1e-12)
 
 
 def test_loss_weight_is_a_buffer_converted_by_to():

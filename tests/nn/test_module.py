@@ -10,6 +10,7 @@ import pytest
 
 import cnnlab
 from cnnlab import nn
+from tests.oracle import assert_close
 
 
 def lenet(lib, **kw):
@@ -408,11 +409,11 @@ def test_training_a_small_cnn_matches_torch(torch, opt_name, kwargs):
         x, y = rng.standard_normal((8, 1, 8, 8)), rng.integers(0, 10, 8)
         opt.zero_grad(), topt.zero_grad()
         loss, tloss = loss_fn(ours(cnnlab.Tensor(x)), cnnlab.Tensor(y)), tloss_fn(theirs(torch.tensor(x)), torch.tensor(y))
-        np.testing.assert_allclose(loss.item(), tloss.item(), rtol=1e-10)
+        assert_close(loss.item(), tloss.item(), rtol=1e-10)
         loss.backward(), tloss.backward()
         opt.step(), topt.step()
     for (k, v), (_, tv) in zip(ours.state_dict().items(), theirs.state_dict().items()):
-        np.testing.assert_allclose(v.numpy(), tv.numpy(), rtol=1e-10, atol=1e-12, err_msg=k)
+        assert_close(v.numpy(), tv.numpy(), rtol=1e-10, atol=1e-12, err_msg=k)
     ours.eval(), theirs.eval()
     x = rng.standard_normal((3, 1, 8, 8))
-    np.testing.assert_allclose(ours(cnnlab.Tensor(x)).numpy(), theirs(torch.tensor(x)).detach().numpy(), rtol=1e-10, atol=1e-12)
+    assert_close(ours(cnnlab.Tensor(x)).numpy(), theirs(torch.tensor(x)).detach().numpy(), rtol=1e-10, atol=1e-12)

@@ -10,6 +10,7 @@ import pytest
 import cnnlab
 from cnnlab import optim
 from cnnlab.nn import Parameter
+from tests.oracle import assert_close
 
 CASES = [
     ("SGD", dict(lr=0.1)),
@@ -83,7 +84,7 @@ def test_twenty_steps_match_torch_float64(torch, name, kwargs):
     theirs, _ = torch_run(torch, name, kwargs, weights, x, y, 20)
     for a, b, w in zip(ours, theirs, weights):
         assert not np.allclose(a, w), "the parameters did not move"
-        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-13)
+        assert_close(a, b, rtol=1e-12, atol=1e-13)
 
 
 @pytest.mark.parametrize("name,kwargs", CASES[1::3], ids=IDS[1::3])
@@ -93,7 +94,7 @@ def test_twenty_steps_match_torch_float32(torch, name, kwargs):
     theirs, _ = torch_run(torch, name, kwargs, weights, x, y, 20)
     for a, b in zip(ours, theirs):
         assert a.dtype == np.float32
-        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+        assert_close(a, b, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("name,kwargs", [CASES[2], CASES[10], CASES[17]], ids=[IDS[2], IDS[10], IDS[17]])
@@ -102,7 +103,7 @@ def test_param_groups_with_their_own_lr_match_torch(torch, name, kwargs):
     ours, opt = ours_run(name, kwargs, weights, x, y, 20, groups=True)
     theirs, topt = torch_run(torch, name, kwargs, weights, x, y, 20, groups=True)
     for a, b in zip(ours, theirs):
-        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-13)
+        assert_close(a, b, rtol=1e-12, atol=1e-13)
     assert [g["lr"] for g in opt.param_groups] == [g["lr"] for g in topt.param_groups]
 
 
@@ -118,7 +119,7 @@ def test_state_dict_has_torchs_structure_and_values(torch, name, kwargs):
         assert list(state) == list(tsd["state"][i])
         for key, value in state.items():
             assert isinstance(value, np.ndarray)
-            np.testing.assert_allclose(value, tsd["state"][i][key].numpy(), rtol=1e-12, atol=1e-14)
+            assert_close(value, tsd["state"][i][key].numpy(), rtol=1e-12, atol=1e-14)
     for group, tgroup in zip(sd["param_groups"], tsd["param_groups"]):
         assert group["params"] == tgroup["params"]
         for key, value in group.items():
@@ -147,7 +148,7 @@ def test_loads_torchs_state_dict_converted_to_numpy(torch, name, kwargs):
     ours, _ = ours_run(name, kwargs, half, x, y, 10, opt_state=converted)
     theirs, _ = torch_run(torch, name, kwargs, weights, x, y, 20)
     for a, b in zip(ours, theirs):
-        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-13)
+        assert_close(a, b, rtol=1e-12, atol=1e-13)
 
 
 def test_state_dict_is_a_snapshot():

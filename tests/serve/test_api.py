@@ -17,6 +17,7 @@ import pytest
 from cnnlab import filters
 from cnnlab.functional.sizes import output_size
 from cnnlab.serve import api
+from tests.oracle import assert_close
 
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel:UserWarning")
 
@@ -129,7 +130,7 @@ def test_conv_matches_torch(client, torch, params):
         expected = torch.nn.functional.conv2d(torch.nn.functional.pad(x, (top, bottom, top, bottom)), w, stride=s, dilation=d)
     else:
         expected = torch.nn.functional.conv2d(x, w, stride=s, padding=pad, dilation=d)
-    np.testing.assert_allclose(out, expected.numpy()[0, 0], atol=1e-10)
+    assert_close(out, expected.numpy()[0, 0], atol=1e-10)
     assert len(r["steps"]) == O * O and r["done_at"] == np.arange(O * O).reshape(O, O).tolist()
     assert all(step == [i, j, i * s, j * s] for step, (i, j) in zip(r["steps"], np.ndindex(O, O)))
     assert r["grid"] == params["input"] + top + bottom and r["span"] == d * (params["kernel"] - 1) + 1
@@ -144,7 +145,7 @@ def test_transposed_conv_matches_torch(client, torch, params):
     s, p, d, op = (params.get(k, v) for k, v in (("stride", 1), ("padding", 0), ("dilation", 1), ("output_padding", 0)))
     expected = torch.nn.functional.conv_transpose2d(torch.tensor(x)[None, None], torch.tensor(w)[None, None],
                                                     stride=s, padding=p, output_padding=op, dilation=d).numpy()[0, 0]
-    np.testing.assert_allclose(np.array(r["output"]), expected, atol=1e-10)
+    assert_close(np.array(r["output"]), expected, atol=1e-10)
     O = expected.shape[0]
     assert r["output_size"] == [O, O] == [output_size(params["input"], params["kernel"], s, p, d, transposed=True,
                                                       output_padding=op)] * 2
@@ -222,7 +223,7 @@ def test_kernels(client):
     status, _, body = client.get("/api/kernels")
     info = json.loads(body)
     assert status == 200 and info["lecture"] == list(filters.LECTURE) and set(info["kernels"]) == set(filters.KERNELS)
-    np.testing.assert_allclose(info["kernels"]["gaussian"], filters.gaussian())
+    assert_close(info["kernels"]["gaussian"], filters.gaussian())
 
 
 @pytest.mark.parametrize("image,kernel,border,display", [
@@ -240,7 +241,7 @@ def test_filter_matches_cnnlab_filters(client, image, kernel, border, display):
     got = decode_png(r["image"])
     assert got.shape == expected.shape and r["display"] == shown and (r["width"], r["height"]) == (512, 512)
     np.testing.assert_array_equal(got, filters.to_uint8(expected, shown))
-    np.testing.assert_allclose(r["kernel"], k)
+    assert_close(r["kernel"], k)
 
 
 @pytest.mark.parametrize("params,status,message", [
@@ -360,10 +361,10 @@ def test_digit_one(client):
 
     model, _ = load_model(files("cnnlab") / "data" / "pretrained" / "lenet5")
     digit = mnist_style(img)
-    np.testing.assert_allclose(r["digit"], np.round(digit, 3), atol=1e-6)
+    assert_close(r["digit"], np.round(digit, 3), atol=1e-6)
     with no_grad():
         probs = F.softmax(model(Tensor(_normalize(digit[None, None]))), dim=1).numpy()[0]
-    np.testing.assert_allclose(r["probabilities"], probs, atol=1e-5)
+    assert_close(r["probabilities"], probs, atol=1e-5)
     assert r["model"]["model"] == "lenet5" and r["model"]["test_acc"] > 0.95
 
 

@@ -76,6 +76,8 @@ def _matrix(params: dict[str, Any], name: str, shape: tuple[int, int]) -> np.nda
         return None
     try:
         a = np.array(value, dtype=np.float64)
+    except OverflowError:  # an integer beyond float range
+        raise BadRequest(f"{name}: entries must be finite numbers between -{MAX_VALUE} and {MAX_VALUE}") from None
     except (TypeError, ValueError):
         raise BadRequest(f"{name} must be a {shape[0]}x{shape[1]} list of rows of numbers") from None
     if a.shape != shape:

@@ -116,12 +116,13 @@ def parse_json(data: bytes) -> Any:
             raise BadRequest(f"the number {text[:40]} is too large: JSON numbers must be finite (at most about 1.8e308)")
         return value
 
+    deep = BadRequest(f"the request body nests deeper than {MAX_DEPTH} levels of arrays and objects")
     try:
         obj = json.loads(data.decode("utf-8"), parse_float=finite, parse_constant=constant)
     except BadRequest:
         raise
-    except RecursionError:
-        obj = [[]] * (MAX_DEPTH + 1)  # deeper than the parser goes: refused below like any deep body
+    except RecursionError:  # deeper than the parser goes
+        raise deep from None
     except (UnicodeDecodeError, ValueError) as e:  # JSONDecodeError, or an integer of over 4300 digits
         raise BadRequest(f"the request body is not valid JSON ({e})") from None
     todo = [(obj, 1)]
@@ -129,7 +130,7 @@ def parse_json(data: bytes) -> Any:
         value, depth = todo.pop()
         if isinstance(value, (list, dict)):
             if depth > MAX_DEPTH:
-                raise BadRequest(f"the request body nests deeper than {MAX_DEPTH} levels of arrays and objects")
+                raise deep
             todo.extend((item, depth + 1) for item in (value.values() if isinstance(value, dict) else value))
     return obj
 

@@ -307,3 +307,26 @@ def test_twenty_clients_without_errors(served):
     for t in threads:
         t.join(300)
     assert errors == []
+
+
+def test_idle_connections_give_way_to_waiting_ones():
+    """Two kept-alive, idle connections hold both workers: a third client is served anyway, at once."""
+    srv = make_server("127.0.0.1", 0, preload=False)
+    srv.workers = 2
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        port = srv.server_address[1]
+        idle = [http.client.HTTPConnection("127.0.0.1", port, timeout=10) for _ in range(2)]
+        for conn in idle:
+            conn.request("GET", "/api/health")
+            assert conn.getresponse().read() == b'{"ok":true}'
+        began = time.monotonic()
+        third = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        third.request("GET", "/api/health")
+        assert third.getresponse().status == 200
+        assert time.monotonic() - began < srv.head_timeout / 2
+        for conn in idle + [third]:
+            conn.close()
+    finally:
+        srv.shutdown()
+        srv.server_close()

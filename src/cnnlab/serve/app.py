@@ -143,28 +143,34 @@ class _Reader(io.RawIOBase):
     """The connection's incoming bytes, with a deadline for the whole of a head or a body.
 
     A per-read timeout alone would let a client that sends one byte every few seconds hold
-    a worker forever; here each read waits only for what is left of the deadline.
+    a worker forever; here each read waits only for what is left of the deadline. A
+    connection with nothing of its next request yet gives its worker up as soon as
+    another connection waits for one (``crowded()``).
     """
 
-    def __init__(self, sock: socket.socket) -> None:
-        self.sock, self.deadline, self.received, self.what = sock, 0.0, 0, ""
+    def __init__(self, sock: socket.socket, crowded: Callable[[], bool]) -> None:
+        self.sock, self.crowded, self.deadline, self.received, self.what = sock, crowded, 0.0, 0, ""
 
     def readable(self) -> bool:
         return True
 
     def expect(self, what: str, seconds: float) -> None:
-        """Start waiting for ``what`` (e.g. ``'the request head'``) for at most ``seconds``."""
+        """Start waiting for ``what`` (e.g. ``'request head'``) for at most ``seconds``."""
         self.what, self.deadline = what, time.monotonic() + seconds
 
     def readinto(self, buffer: Any) -> int:
-        left = self.deadline - time.monotonic()
-        try:
+        while True:
+            left = self.deadline - time.monotonic()
             if left <= 0:
-                raise TimeoutError
-            self.sock.settimeout(left)
-            n = self.sock.recv_into(buffer)
-        except TimeoutError:
-            raise _Stalled(f"sent no complete {self.what} in time") from None
+                raise _Stalled(f"sent no complete {self.what} in time")
+            wait = left if self.received else min(left, 0.25)  # nothing yet: look at the queue now and then
+            self.sock.settimeout(wait)
+            try:
+                n = self.sock.recv_into(buffer)
+                break
+            except TimeoutError:
+                if not self.received and self.crowded():
+                    raise _Stalled("gave its thread up to a waiting connection") from None
         self.received += n
         return n
 
@@ -183,7 +189,7 @@ class Handler(BaseHTTPRequestHandler):
     def setup(self) -> None:
         super().setup()
         self.rfile.close()
-        self.reader = _Reader(self.connection)
+        self.reader = _Reader(self.connection, lambda: self.server.crowded())
         self.rfile = io.BufferedReader(self.reader)
 
     def handle(self) -> None:
@@ -385,6 +391,10 @@ class ExplorerServer(HTTPServer):
             self.log(line)
         else:
             sys.stderr.write(f"cnnlab serve: {line}\n")
+
+    def crowded(self) -> bool:
+        """Whether connections wait for a worker."""
+        return not self._waiting.empty()
 
     def serve_forever(self, poll_interval: float = 0.5) -> None:
         """Start the worker threads, then accept connections until ``shutdown()``."""

@@ -22,10 +22,12 @@ that a web page elsewhere cannot reach it through DNS rebinding.
 Load: a fixed pool of ``workers`` threads serves the connections, and at most ``backlog``
 more wait for one; beyond that a connection is answered 503 at once, so stalled clients
 cannot grow the threads. A request's head must arrive within ``head_timeout`` seconds
-(an idle keep-alive connection is closed then) and its body within ``body_timeout``,
-however slowly the bytes trickle in. A client that goes away mid-request costs one line
-on the log. JSON bodies holding NaN, infinities or deep nesting are refused (400), and
-every answer is finite JSON.
+and its body within ``body_timeout``, however slowly the bytes trickle in; a connection
+with nothing of its next request yet (kept alive, idle) gives its thread up as soon as
+another connection waits, else at ``head_timeout``. A client that goes away or stalls
+mid-request costs one line on the log, no traceback. JSON bodies holding NaN, infinities
+or deep nesting are refused (400), and every answer is finite JSON. Image decodes and
+filters run on ``api.MAX_BUSY`` threads of their own, which bounds their memory.
 """
 
 from __future__ import annotations
@@ -407,6 +409,8 @@ class ExplorerServer(HTTPServer):
     def process_request(self, request: socket.socket, client_address: Any) -> None:
         """Queue the connection for a worker, or answer 503 at once when too many wait."""
         if self._waiting.qsize() >= self.backlog:  # only this thread adds: the check cannot race
+            if self.log:
+                self.log(f"{client_address[0]}:{client_address[1]} refused (503): {self.backlog} connections wait already")
             return self._refuse(request)
         self._waiting.put((request, client_address))
 

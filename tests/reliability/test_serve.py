@@ -330,3 +330,11 @@ def test_idle_connections_give_way_to_waiting_ones():
     finally:
         srv.shutdown()
         srv.server_close()
+
+
+@pytest.mark.parametrize("length,first", [(20 * 2**20, b"HTTP/1.1 413 "), (100, b"HTTP/1.1 100 Continue")])
+def test_expect_continue_only_for_bodies_that_will_be_read(served, length, first):
+    with socket.create_connection(("127.0.0.1", served.port), timeout=10) as s:
+        s.sendall(f"POST /api/upload HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {length}\r\n"
+                  f"Expect: 100-continue\r\n\r\n".encode())
+        assert s.recv(200).startswith(first)

@@ -318,6 +318,16 @@ class Handler(BaseHTTPRequestHandler):
             raise BadRequest(f"no such file: {name[:100]!r}", 404)
         self._send(200, entry[0], entry[1], cache=False)
 
+    def handle_expect_100(self) -> bool:
+        """Say "100 Continue" only to a body that will be read: an oversized one is refused before it is sent."""
+        try:
+            length = int(self.headers.get("Content-Length", ""))
+        except ValueError:
+            return True  # refused by _body, without a 100
+        if length > MAX_BODY.get(urlsplit(self.path).path, MAX_JSON_BYTES):
+            return True
+        return super().handle_expect_100()
+
     def _body(self, path: str) -> bytes:
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
             self.close_connection = True

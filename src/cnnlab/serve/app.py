@@ -477,7 +477,8 @@ def make_server(host: str = "127.0.0.1", port: int = 8000, checkpoint: str | Non
         host: the address to listen on; loopback (this machine only) by default.
         port: 0..65535.
         checkpoint: the digit lab's model (default: the packaged pretrained LeNet-5).
-        log: called with one line per request (default: silent).
+        log: called with one line per request, and per client lost mid-request (default:
+            requests unlogged, lost clients on stderr).
         preload: load the digit model now, so that a bad checkpoint fails before serving.
 
     Raises:

@@ -1,10 +1,13 @@
 """Latency of the explorer's endpoints, as a browser sees it: round trips to a real `cnnlab serve`.
 
-The server runs in its own process, held to 2 cores (the target machine), and is asked
-over one keep-alive connection, one request at a time, as the digit lab's page does
-while you draw. Target: the digit lab answers within 100 ms per request.
+The server runs in its own process, held to 2 cores (the target machine). First it is
+asked over one keep-alive connection, one request at a time, as the digit lab's page does
+while you draw (target: the digit lab answers within 100 ms per request). Then under load:
+``--clients`` keep-alive clients at once, each sending ``--per-client`` mixed requests
+(playground, filter lab, digit lab in turn): requests/s, p50/p99 latency, errors, and the
+server's peak resident memory (VmHWM, Linux).
 
-    python benchmarks/bench_serve.py [--requests 200] [--cores 2]
+    python benchmarks/bench_serve.py [--requests 200] [--clients 20] [--per-client 200] [--cores 2]
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
@@ -70,9 +74,64 @@ def row(name: str, trips: np.ndarray, server: np.ndarray) -> str:
             + (f"{np.nanmedian(server):7.1f}" if np.isfinite(server).any() else "      -"))
 
 
+def mixed(count: int) -> list[tuple[str, dict]]:
+    """The load's requests: the playground, the filter lab and the digit lab, in turn."""
+    convs = [{"input": n, "kernel": 3, "stride": 1 + n % 3, "padding": "same"} for n in range(8, 33)]
+    filters = [{"image": image, "kernel": kernel} for image in ("camera", "astronaut") for kernel in ("sharpen", "gaussian", "sobel")]
+    digits = drawings(20, seed=2)
+    kinds = [("/api/conv", convs), ("/api/filter", filters), ("/api/digit", digits)]
+    return [(kinds[i % 3][0], kinds[i % 3][1][i // 3 % len(kinds[i % 3][1])]) for i in range(count)]
+
+
+def load(host: str, port: int, clients: int, per_client: int) -> tuple[float, np.ndarray, list]:
+    """``clients`` threads, each on its own keep-alive connection: wall seconds, latencies (ms), errors."""
+    requests = mixed(per_client)
+    latencies: list[float] = []
+    errors: list = []
+    start = threading.Barrier(clients + 1)
+
+    def client(k: int) -> None:
+        conn = http.client.HTTPConnection(host, port, timeout=120)
+        start.wait()
+        for i in range(per_client):
+            path, body = requests[(i + k) % per_client]
+            began = time.perf_counter()
+            try:
+                conn.request("POST", path, body=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+                response = conn.getresponse()
+                data = response.read()
+            except OSError as e:
+                errors.append(f"{path}: {e!r}")
+                conn.close()
+                continue
+            latencies.append((time.perf_counter() - began) * 1000)
+            if response.status != 200:
+                errors.append(f"{path}: {response.status} {data[:100]!r}")
+        conn.close()
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
+    for t in threads:
+        t.start()
+    start.wait()
+    began = time.perf_counter()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - began, np.array(latencies), errors
+
+
+def peak_rss_mib(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:")) / 1024
+    except (OSError, StopIteration):
+        return float("nan")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=200, help="digit requests to time (default 200)")
+    parser.add_argument("--clients", type=int, default=20, help="clients at once under load (default 20)")
+    parser.add_argument("--per-client", type=int, default=200, help="mixed requests each client sends (default 200)")
     parser.add_argument("--cores", type=int, default=2, help="cores the server may use (default 2)")
     args = parser.parse_args()
     proc, url = start_server(args.cores)
@@ -97,6 +156,13 @@ def main() -> None:
         verdict = "meets" if digit_p90 <= 100 else "MISSES"
         print(f"digit lab: median {digit_median:.1f} ms, p90 {digit_p90:.1f} ms: {verdict} the 100 ms target")
         conn.close()
+        seconds, latencies, errors = load(host, int(port), args.clients, args.per_client)
+        p50, p99 = np.percentile(latencies, [50, 99]) if len(latencies) else (np.nan, np.nan)
+        print(f"load: {args.clients} clients x {args.per_client} mixed requests (playground, filter lab, digit lab): "
+              f"{len(latencies) / seconds:.0f} requests/s, p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {latencies.max():.1f} ms, "
+              f"{len(errors)} errors; server peak RSS {peak_rss_mib(proc.pid):.0f} MiB")
+        for error in errors[:5]:
+            print(f"  error: {error}")
     finally:
         proc.terminate()
         proc.wait(timeout=20)

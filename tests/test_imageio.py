@@ -146,6 +146,8 @@ def test_bad_files(tmp_path):
     (dict(max_pixels=0), ValueError, "read_image: max_pixels must be a positive int"),
     (dict(max_pixels=2.5), ValueError, "read_image: max_pixels must be a positive int"),
     (dict(dtype=np.uint8), TypeError, r"read_image: dtype must be a float dtype \(got uint8\)"),
+    (dict(max_side=0), ValueError, r"read_image: max_side must be a positive int or None \(got 0\)"),
+    (dict(max_side=9.5), ValueError, "read_image: max_side must be a positive int"),
 ])
 def test_read_image_arguments(tmp_path, kwargs, error, match):
     write_image(tmp_path / "x.png", levels((2, 2)))
@@ -217,3 +219,29 @@ def test_check_writable_permissions(tmp_path):
     (tmp_path / "ro.png").chmod(0o444)
     with pytest.raises(PermissionError, match="the existing file is read-only"):
         check_writable(tmp_path / "ro.png")
+
+
+@pytest.mark.parametrize("mode,shape", [("L", (100, 200)), ("1", (100, 200)), ("P", (100, 200, 3)), ("RGB", (100, 200, 3)),
+                                        ("RGBA", (100, 200, 4)), ("I;16", (100, 200))])
+def test_max_side_shrinks_smoothly(tmp_path, mode, shape):
+    """A 1-pixel checkerboard shrunk 3x is an even gray: antialiased, even from palette and 1-bit files."""
+    board = (np.indices((300, 600)).sum(0) % 2).astype(np.uint8)  # (300, 600) of 0 and 1
+    if mode == "I;16":
+        im = Image.fromarray(board.astype(np.uint16) * 65535)
+    else:
+        im = Image.fromarray(board * 255).convert(mode)
+    im.save(tmp_path / "board.png")
+    small = read_image(tmp_path / "board.png", max_side=200)
+    assert small.shape == shape and small.dtype == np.float32
+    gray = small if small.ndim == 2 else small[..., :3]
+    assert abs(gray.mean() - 0.5) < 0.01 and np.ptp(gray[2:-2, 2:-2]) < 0.1, (gray.min(), gray.max())
+    assert read_image(tmp_path / "board.png", max_side=600).shape[:2] == (300, 600)  # not larger: untouched
+
+
+def test_max_side_jpeg_is_decoded_small(tmp_path):
+    rng = np.random.default_rng(0)
+    image = np.repeat(np.repeat(rng.random((10, 12, 3)), 100, 0), 100, 1)  # (1000, 1200, 3) of flat blocks
+    write_image(tmp_path / "x.jpg", image)
+    small = read_image(tmp_path / "x.jpg", max_side=120)
+    assert small.shape == (100, 120, 3)
+    np.testing.assert_allclose(small[5::10, 5::10], image[50::100, 50::100], atol=0.03)

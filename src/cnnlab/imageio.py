@@ -32,7 +32,7 @@ _LUMA = np.array([0.299, 0.587, 0.114])  # ITU-R 601-2, the weights of Pillow's 
 
 
 def read_image(path: str | os.PathLike, mode: str | None = None, max_pixels: int = MAX_PIXELS,
-               dtype: np.dtype | type = np.float32) -> np.ndarray:
+               dtype: np.dtype | type = np.float32, max_side: int | None = None) -> np.ndarray:
     """Read an image file into a float array with values in [0, 1].
 
     Args:
@@ -43,6 +43,9 @@ def read_image(path: str | os.PathLike, mode: str | None = None, max_pixels: int
         max_pixels: refuse images with more pixels than this (checked from the header,
             before decoding).
         dtype: a float dtype for the result.
+        max_side: shrink a larger image (antialiased bilinear, aspect kept) so that its
+            longer side is ``max_side``, before any float copy is made: memory stays that
+            of the file's own pixels (a JPEG is even decoded at a reduced scale).
 
     Shape:
         ``(H, W)`` for ``'L'``, else ``(H, W, C)`` with C = 2, 3 or 4.
@@ -62,6 +65,8 @@ def read_image(path: str | os.PathLike, mode: str | None = None, max_pixels: int
         raise ValueError(f"read_image: mode must be one of None, 'L', 'LA', 'RGB', 'RGBA' (got {mode!r})")
     if not isinstance(max_pixels, (int, np.integer)) or max_pixels <= 0:
         raise ValueError(f"read_image: max_pixels must be a positive int (got {max_pixels!r})")
+    if max_side is not None and (not isinstance(max_side, (int, np.integer)) or max_side <= 0):
+        raise ValueError(f"read_image: max_side must be a positive int or None (got {max_side!r})")
     if np.dtype(dtype).kind != "f":
         raise TypeError(f"read_image: dtype must be a float dtype (got {np.dtype(dtype)})")
     from PIL import Image
@@ -80,6 +85,13 @@ def read_image(path: str | os.PathLike, mode: str | None = None, max_pixels: int
                 if w * h > max_pixels:
                     raise ValueError(f"{path}: image is {w}x{h} = {w * h} pixels, over the limit of {max_pixels} "
                                      f"(a decompression bomb?)")
+                if max_side is not None and max(w, h) > max_side:
+                    size = max(1, round(w * max_side / max(w, h))), max(1, round(h * max_side / max(w, h)))
+                    im.draft(None, size)  # JPEG: decode at 1/2, 1/4 or 1/8 scale, still at least `size`
+                    im.load()
+                    if im.mode not in ("F", "I") and not im.mode.startswith("I;16") and im.mode != _layout(im):
+                        im = im.convert(_layout(im))  # palette and 1-bit images resize only by nearest pixel
+                    im = im.resize(size, Image.Resampling.BILINEAR)
                 im.load()
                 arr = _to_array(im)
     except Image.DecompressionBombError:
@@ -104,17 +116,22 @@ def _to_array(im) -> np.ndarray:
         return np.asarray(im, dtype=np.float64) / 65535.0
     if m == "F":
         return np.asarray(im, dtype=np.float64)
-    if m in ("1", "L"):
-        target = "L"
-    elif m in ("LA", "La"):
-        target = "LA"
-    elif m in ("RGBA", "RGBa", "PA") or (m == "P" and "transparency" in im.info):
-        target = "RGBA"
-    else:  # RGB, P, CMYK, YCbCr, LAB, HSV, ...
-        target = "RGB"
+    target = _layout(im)
     if m != target:
         im = im.convert(target)
     return np.asarray(im, dtype=np.float64) / 255.0
+
+
+def _layout(im) -> str:
+    """The 8-bit Pillow mode that holds an image's pixels without loss of channels."""
+    m = im.mode
+    if m in ("1", "L"):
+        return "L"
+    if m in ("LA", "La"):
+        return "LA"
+    if m in ("RGBA", "RGBa", "PA") or (m == "P" and "transparency" in im.info):
+        return "RGBA"
+    return "RGB"  # RGB, P, CMYK, YCbCr, LAB, HSV, ...
 
 
 def _convert(arr: np.ndarray, mode: str | None) -> np.ndarray:

@@ -20,6 +20,7 @@ import tempfile
 import threading
 import time
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from importlib.resources import as_file, files
 from typing import Any
 
@@ -35,6 +36,8 @@ MAX_UPLOAD_PIXELS = 25_000_000  # checked from the image header, before decoding
 MAX_SIDE = 1024  # uploads are shrunk to this longer side: the lab is for looking, not for print
 MAX_UPLOADS = 8  # kept in memory, least recently used dropped first
 MAX_GRID = 100  # the playground draws at most this many cells per side
+MAX_VALUE = 1000  # the largest magnitude of a user's own input or kernel entry: every answer stays finite
+MAX_BUSY = 2  # image decodes and filters computed at once (the target machine has 2 cores): memory stays bounded
 DISPLAYS = ("auto", "clip", "rescale")
 PLAYGROUND = {  # name: (lowest, highest, default)
     "input": (1, 32, 7), "kernel": (1, 11, 3), "stride": (1, 8, 1), "padding": (0, 16, 0),
@@ -73,12 +76,14 @@ def _matrix(params: dict[str, Any], name: str, shape: tuple[int, int]) -> np.nda
         return None
     try:
         a = np.array(value, dtype=np.float64)
+    except OverflowError:  # an integer beyond float range
+        raise BadRequest(f"{name}: entries must be finite numbers between -{MAX_VALUE} and {MAX_VALUE}") from None
     except (TypeError, ValueError):
         raise BadRequest(f"{name} must be a {shape[0]}x{shape[1]} list of rows of numbers") from None
     if a.shape != shape:
         raise BadRequest(f"{name} must be {shape[0]}x{shape[1]} to match the sizes chosen (got shape {a.shape})")
-    if not np.isfinite(a).all() or np.abs(a).max(initial=0) > 1000:
-        raise BadRequest(f"{name}: entries must be finite numbers between -1000 and 1000")
+    if not np.isfinite(a).all() or np.abs(a).max(initial=0) > MAX_VALUE:
+        raise BadRequest(f"{name}: entries must be finite numbers between -{MAX_VALUE} and {MAX_VALUE}")
     return a
 
 
@@ -205,6 +210,8 @@ def _kernel(spec: Any) -> np.ndarray:
     k = filters.parse_kernel(spec)
     if max(k.shape) > 15:
         raise BadRequest(f"kernel is {k.shape[0]}x{k.shape[1]}; the lab takes at most 15x15")
+    if np.abs(k).max() > MAX_VALUE:  # 1e38 would overflow the float32 image to inf
+        raise BadRequest(f"kernel entries must be between -{MAX_VALUE} and {MAX_VALUE} (got {np.abs(k).max():g})")
     return k
 
 
@@ -221,6 +228,9 @@ class Explorer:
         self._uploads: OrderedDict[str, np.ndarray] = OrderedDict()
         self._samples: dict[str, np.ndarray] = {}
         self._lock = threading.Lock()  # the images
+        # Decodes and filters run on these few threads: at most MAX_BUSY at once, and the memory
+        # the C allocator keeps after each stays with them, not with every thread of the server
+        self._heavy = ThreadPoolExecutor(MAX_BUSY, thread_name_prefix="cnnlab-explorer")
         self._model_lock = threading.Lock()  # one forward at a time: the hooks record into one list
         self._model: Any = None
         self.info: dict[str, Any] = {}  # the digit model's name, epoch and test accuracy, once loaded
@@ -229,7 +239,8 @@ class Explorer:
     # --- images -------------------------------------------------------------------------
     def upload(self, data: bytes) -> dict[str, Any]:
         """Decode an uploaded file (any format Pillow reads), keep it, answer its id and a preview."""
-        from cnnlab.data.transforms import resize
+        from PIL import Image
+
         from cnnlab.imageio import read_image
 
         if not data:
@@ -240,20 +251,16 @@ class Explorer:
         try:
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
-            image = read_image(path, max_pixels=MAX_UPLOAD_PIXELS)  # decoded: the bytes decide, not a name
+            # decoding is the memory peak (the file's 8-bit pixels); the bytes decide the format, not a name
+            image = self._heavy.submit(read_image, path, max_pixels=MAX_UPLOAD_PIXELS, max_side=MAX_SIDE).result()
+            with Image.open(path) as im:  # the header only: the size as uploaded
+                original = list(im.size)
         except ValueError as e:
             message = str(e).replace(path, "the upload")
             hint = "; upload a PNG, JPEG, GIF, BMP, WebP or TIFF image" if "not an image" in message else ""
             raise BadRequest(message + hint) from None
         finally:
             os.unlink(path)
-        H, W = image.shape[:2]
-        original = [W, H]
-        if max(H, W) > MAX_SIDE:
-            h, w = max(1, round(H * MAX_SIDE / max(H, W))), max(1, round(W * MAX_SIDE / max(H, W)))
-            chw = image[None] if image.ndim == 2 else image.transpose(2, 0, 1)  # (C, H, W)
-            small = np.clip(resize(chw, (h, w)), 0.0, 1.0)
-            image = small[0] if image.ndim == 2 else small.transpose(1, 2, 0)  # back to (h, w[, C])
         image.setflags(write=False)  # shared by every request that names it
         key = secrets.token_hex(8)
         with self._lock:
@@ -284,15 +291,24 @@ class Explorer:
         kernel = _kernel(p.get("kernel"))
         border = _choice(p, "border", filters.BORDERS, "reflect")
         display = _choice(p, "display", DISPLAYS, "auto")
+        if display == "auto":  # as `cnnlab filter`: edge maps (kernels summing to 0) are signed
+            display = "rescale" if abs(kernel.sum()) < 1e-9 else "clip"
+        result, ms, shown = self._heavy.submit(self._filter, image, kernel, border, display).result()
+        colour = result if result.ndim == 2 else result[..., : 3 if result.shape[-1] >= 3 else 1]
+        return {"image": shown, "width": result.shape[1],
+                "height": result.shape[0], "kernel": kernel.tolist(), "border": border, "display": display,
+                "min": float(colour.min()), "max": float(colour.max()), "ms": round(ms, 2)}
+
+    @staticmethod
+    def _filter(image: np.ndarray, kernel: np.ndarray, border: str, display: str) -> tuple[np.ndarray, float, str]:
         began = time.perf_counter()
         result = filters.apply(image, kernel, border=border)
         ms = (time.perf_counter() - began) * 1000
-        if display == "auto":  # as `cnnlab filter`: edge maps (kernels summing to 0) are signed
-            display = "rescale" if abs(kernel.sum()) < 1e-9 else "clip"
-        colour = result if result.ndim == 2 else result[..., : 3 if result.shape[-1] >= 3 else 1]
-        return {"image": png_data_url(filters.to_uint8(result, display)), "width": result.shape[1],
-                "height": result.shape[0], "kernel": kernel.tolist(), "border": border, "display": display,
-                "min": float(colour.min()), "max": float(colour.max()), "ms": round(ms, 2)}
+        return result, ms, png_data_url(filters.to_uint8(result, display))
+
+    def close(self) -> None:
+        """Let the threads of decodes and filters end (the server calls this when it closes)."""
+        self._heavy.shutdown(wait=False)
 
     # --- digits -------------------------------------------------------------------------
     def model(self) -> Any:

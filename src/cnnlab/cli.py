@@ -319,56 +319,12 @@ def _convert_configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("output", metavar="OUT", help="the file to write: .safetensors or .pt/.pth")
 
 
-_WEIGHT_FORMATS = {".pt": "torch", ".pth": "torch", ".safetensors": "safetensors"}
-
-
-def _import_torch(path: str):
-    try:
-        import torch
-    except ImportError:
-        raise ValueError(f"torch is needed to read or write .pt/.pth files ({path}); install it (pip install torch), "
-                         f"or use .safetensors, which needs no torch") from None
-    return torch
-
-
 def _convert(args: argparse.Namespace) -> int:
     """Weights between a PyTorch state_dict and safetensors; never unpickles anything but tensors."""
-    from collections.abc import Mapping
-    from pathlib import Path
+    from cnnlab.io import convert_state_dict
 
-    import numpy as np
-
-    from cnnlab.io import load_safetensors, save_safetensors, write_atomic
-
-    kinds = []
-    for path in (args.input, args.output):
-        kind = _WEIGHT_FORMATS.get(Path(path).suffix.lower())
-        if kind is None:
-            raise ValueError(f"{path}: unknown extension (expected {', '.join(_WEIGHT_FORMATS)})")
-        kinds.append(kind)
-    if kinds[0] == "torch":
-        torch = _import_torch(args.input)
-        try:  # weights_only: tensors, dicts and numbers only, never arbitrary pickled objects
-            state = torch.load(args.input, map_location="cpu", weights_only=True)
-        except Exception as e:  # torch raises pickle and runtime errors of many kinds here
-            raise ValueError(f"cannot read {args.input} as a PyTorch state_dict: {e}".split("\n")[0]) from None
-        if isinstance(state, Mapping) and not any(torch.is_tensor(v) for v in state.values()):
-            state = next((state[k] for k in ("state_dict", "model") if isinstance(state.get(k), Mapping)), state)
-        bad = [k for k, v in state.items() if not torch.is_tensor(v)] if isinstance(state, Mapping) else ["(top level)"]
-        if bad:
-            raise ValueError(f"{args.input} is not a state_dict of tensors (not a tensor: {', '.join(map(str, bad[:5]))})")
-        # bfloat16 has no NumPy type: widened to float32, which holds it exactly
-        tensors = {k: (v.float() if v.dtype == torch.bfloat16 else v).detach().cpu().contiguous().numpy()
-                   for k, v in state.items()}
-    else:
-        tensors = load_safetensors(args.input)
-    if kinds[1] == "torch":
-        torch = _import_torch(args.output)
-        out = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in tensors.items()}
-        write_atomic(args.output, lambda f: torch.save(out, f))
-    else:
-        save_safetensors(args.output, tensors, metadata={"format": "pt"})
-    count = sum(int(np.prod(v.shape)) for v in tensors.values())
+    tensors = convert_state_dict(args.input, args.output)
+    count = sum(v.size for v in tensors.values())
     print(f"{args.input} -> {args.output}: {len(tensors)} tensors, {count:,} values")
     return 0
 

@@ -26,6 +26,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 from PIL import Image
 
+from cnnlab import random as _random
+
 __all__ = ["Compose", "Grayscale", "Normalize", "RandomAffine", "RandomShift", "Resize", "ToTensor",
            "mnist_style", "random_affine_batch", "random_shift_batch", "resize", "to_grayscale", "warp_affine"]
 
@@ -359,7 +361,8 @@ class RandomShift:
 
     Args:
         max_pixels: the largest shift per axis.
-        generator: a ``np.random.Generator`` or a seed (default: a fresh random one).
+        generator: a ``cnnlab.Generator``, ``np.random.Generator`` or seed (default: the current
+            generator: the DataLoader's per-batch one inside a loader, else the default one).
 
     Example:
         >>> RandomShift(2, generator=0)(np.ones((1, 5, 5), np.float32)).shape
@@ -369,11 +372,11 @@ class RandomShift:
     def __init__(self, max_pixels: int, generator: np.random.Generator | int | None = None, fill: float = 0.0) -> None:
         random_shift_batch(np.zeros((0, 1, 1, 1), np.float32), np.random.default_rng(0), max_pixels)  # validate
         self.max_pixels, self.fill = max_pixels, fill
-        self.generator = np.random.default_rng(generator)
+        self.generator = None if generator is None else _random.rng(generator, "RandomShift")
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         x = _check_chw("RandomShift", x)
-        return random_shift_batch(x[None], self.generator, self.max_pixels, self.fill)[0]
+        return random_shift_batch(x[None], _random.rng(self.generator), self.max_pixels, self.fill)[0]
 
     def __repr__(self) -> str:
         return f"RandomShift(max_pixels={self.max_pixels})"
@@ -386,7 +389,8 @@ class RandomAffine:
         degrees: ``(lo, hi)`` or ``d`` for ``(-d, d)``.
         translate: ``(a, b)`` maximum shifts as fractions of width and height.
         scale: ``(lo, hi)`` zoom range.
-        generator: a ``np.random.Generator`` or a seed (default: a fresh random one).
+        generator: a ``cnnlab.Generator``, ``np.random.Generator`` or seed (default: the current
+            generator: the DataLoader's per-batch one inside a loader, else the default one).
         fill: value outside the input.
 
     Example:
@@ -398,13 +402,13 @@ class RandomAffine:
                  generator: np.random.Generator | int | None = None, fill: float = 0.0) -> None:
         random_affine_batch(np.zeros((0, 1, 1, 1), np.float32), np.random.default_rng(0), degrees, translate, scale)
         self.degrees, self.translate, self.scale, self.fill = degrees, translate, scale, fill
-        self.generator = np.random.default_rng(generator)
+        self.generator = None if generator is None else _random.rng(generator, "RandomAffine")
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         x = _check_chw("RandomAffine", x)
         if x.dtype.kind != "f":
             x = x.astype(np.float32)
-        return random_affine_batch(x[None], self.generator, self.degrees, self.translate, self.scale, self.fill)[0]
+        return random_affine_batch(x[None], _random.rng(self.generator), self.degrees, self.translate, self.scale, self.fill)[0]
 
     def __repr__(self) -> str:
         return f"RandomAffine(degrees={self.degrees}, translate={self.translate}, scale={self.scale})"

@@ -7,6 +7,7 @@ import numpy as np
 import cnnlab  # noqa: F401  (used by the doctest)
 
 from cnnlab import nn
+from cnnlab.random import rng as _rng
 
 
 class LeNet5(nn.Module):
@@ -36,7 +37,7 @@ class LeNet5(nn.Module):
     def __init__(self, num_classes: int = 10, in_channels: int = 1,
                  generator: np.random.Generator | int | None = None) -> None:
         super().__init__()
-        rng = np.random.default_rng(generator)
+        rng = _rng(generator)
         self.features = nn.Sequential(
             nn.Conv2d(in_channels, 6, 5, padding=2, generator=rng), nn.ReLU(), nn.MaxPool2d(2),
             nn.Conv2d(6, 16, 5, generator=rng), nn.ReLU(), nn.MaxPool2d(2),

@@ -56,6 +56,8 @@ class Compose:
 
 
 def _check_chw(name: str, x: Any) -> np.ndarray:
+    if isinstance(x, Image.Image):  # as torchvision's transforms, these take PIL images too
+        x = ToTensor()(x)
     x = np.asarray(x)
     if x.ndim != 3:
         raise ValueError(f"{name}: expected an image array of shape (C, H, W) (got shape {x.shape})")
@@ -63,9 +65,12 @@ def _check_chw(name: str, x: Any) -> np.ndarray:
 
 
 class ToTensor:
-    """An image as uint8 ``(H, W)`` / ``(H, W, C)`` (or a PIL image) -> float32 ``(C, H, W)``.
+    """A PIL image or an ``(H, W)`` / ``(H, W, C)`` array -> ``(C, H, W)``, exactly as torchvision's.
 
-    uint8 is scaled to [0, 1]; floating point input is only cast to float32 (as torchvision).
+    uint8 (and PIL images of modes such as ``'L'``, ``'RGB'``) becomes float32 in [0, 1]
+    (``x / 255``); other arrays keep their dtype, only transposed (as torchvision). PIL
+    modes ``'I'``, ``'I;16'`` and ``'F'`` give int32, int16 and float32 unscaled; ``'1'``
+    gives 0 or 1.
 
     Example:
         >>> ToTensor()(np.zeros((4, 5, 3), np.uint8)).shape
@@ -73,18 +78,22 @@ class ToTensor:
     """
 
     def __call__(self, image: Any) -> np.ndarray:
-        a = np.asarray(image)
+        if isinstance(image, Image.Image):
+            modes = {"I": np.int32, "I;16": np.int16, "I;16B": np.int16, "F": np.float32}
+            a = np.array(image, modes.get(image.mode, np.uint8))
+            if image.mode == "1":
+                a = a * np.uint8(255)
+        elif isinstance(image, np.ndarray):
+            a = image
+        else:
+            raise TypeError(f"ToTensor: expected a PIL image or a NumPy array (got {type(image).__name__})")
         if a.ndim == 2:
             a = a[:, :, None]  # (H, W, 1)
         if a.ndim != 3:
             raise ValueError(f"ToTensor: expected an image of shape (H, W) or (H, W, C) (got shape {a.shape})")
         if a.dtype == np.uint8:
-            out = a.astype(np.float32) / np.float32(255)
-        elif a.dtype.kind in "fb":
-            out = a.astype(np.float32)
-        else:
-            raise TypeError(f"ToTensor: expected uint8 or floating point pixels (got {a.dtype})")
-        return np.ascontiguousarray(out.transpose(2, 0, 1))  # (C, H, W)
+            a = a.astype(np.float32) / np.float32(255)
+        return np.ascontiguousarray(a.transpose(2, 0, 1))  # (C, H, W)
 
     def __repr__(self) -> str:
         return "ToTensor()"

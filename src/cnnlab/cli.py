@@ -8,6 +8,7 @@ and exit code 2, without a traceback.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from typing import Callable
 
@@ -135,7 +136,7 @@ command("train", "train a CNN (default: LeNet-5 on the embedded MNIST digits)", 
 
 
 def _eval_configure(p: argparse.ArgumentParser) -> None:
-    p.add_argument("checkpoint", help="checkpoint folder (or a file in it)")
+    p.add_argument("checkpoint", help="checkpoint folder (or a file in it), or a model with shipped weights (lenet5)")
     p.add_argument("--data", help="dataset to evaluate on (default: the one it was trained on)")
 
 
@@ -165,7 +166,11 @@ def _predict_configure(p: argparse.ArgumentParser) -> None:
 
 def _predict(args: argparse.Namespace) -> int:
     """Classify images, converted the way MNIST digits were prepared."""
+    import os
+
     import numpy as np
+
+    from cnnlab import models
 
     import cnnlab.functional as F
     from cnnlab.data.transforms import mnist_style
@@ -173,7 +178,10 @@ def _predict(args: argparse.Namespace) -> int:
     from cnnlab.tensor import Tensor, no_grad
     from cnnlab.train import _normalize, load_model
 
-    model, info = load_model(args.checkpoint)
+    if not os.path.exists(args.checkpoint) and args.checkpoint.lower() in models.list():  # its shipped weights
+        model = models.get_model(args.checkpoint, weights="DEFAULT").eval()
+    else:
+        model, info = load_model(args.checkpoint)
     batch = np.stack([mnist_style(read_image(path, mode="L"))[None] for path in args.images])
     with no_grad():
         probs = F.softmax(model(Tensor(_normalize(batch))), dim=1).numpy()
@@ -574,8 +582,27 @@ def _tour(args: argparse.Namespace) -> int:
 command("tour", "the whole lecture run end to end, written as one HTML page with its pictures", configure=_tour_configure)(_tour)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, whose errors for an unknown command, choice or option suggest the closest."""
+
+    def error(self, message: str):
+        from cnnlab.suggest import did_you_mean
+
+        choice = re.search(r"invalid choice: '?([^' ]*)'? \(choose from (.*)\)", message)
+        if choice:
+            message += did_you_mean(choice[1], re.findall(r"'([^']*)'", choice[2]) or choice[2].split(", "))
+        unknown = re.match(r"unrecognized arguments: (.*)", message)
+        if unknown:
+            parsers = [self, *(p for a in self._actions if isinstance(a, argparse._SubParsersAction)
+                               for p in a.choices.values())]
+            options = {o for p in parsers for a in p._actions for o in a.option_strings}
+            message += next(filter(None, (did_you_mean(w.split("=")[0], options)
+                                          for w in unknown[1].split() if w.startswith("--"))), "")
+        super().error(message)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="cnnlab", description="Convolutional neural networks from first principles.")
+    parser = _Parser(prog="cnnlab", description="Convolutional neural networks from first principles.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (configure, run, help) in COMMANDS.items():
         p = sub.add_parser(name, help=help, description=help)

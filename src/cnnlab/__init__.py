@@ -17,7 +17,7 @@ from cnnlab.functional.sizes import output_size
 from cnnlab.devices import device
 from cnnlab.random import Generator, default_generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
 from cnnlab.creation import (
-    arange, bfloat16, bool, cat, double, empty, empty_like, eye, float, float16, float32, float64, from_numpy, full,
+    arange, bool, cat, double, empty, empty_like, eye, float, float16, float32, float64, from_numpy, full,
     full_like, get_default_dtype, half, int, int8, int16, int32, int64, linspace, long, ones, ones_like, rand,
     rand_like, randint, randint_like, randn, randn_like, short, stack, tensor, uint8, zeros, zeros_like,
 )
@@ -25,7 +25,7 @@ from cnnlab.io import load, save
 
 __version__ = "0.1.0"
 __all__ = [
-    "Generator", "Tensor", "arange", "bfloat16", "bool", "cat", "default_generator", "device", "double", "empty",
+    "Generator", "Tensor", "arange", "bool", "cat", "default_generator", "device", "double", "empty",
     "empty_like", "eye", "float", "float16", "float32", "float64", "from_numpy", "full", "full_like",
     "get_default_dtype", "get_rng_state", "half", "initial_seed", "int", "int8", "int16", "int32", "int64",
     "is_grad_enabled", "linspace", "load", "long", "manual_seed", "no_grad", "ones", "ones_like", "output_size",

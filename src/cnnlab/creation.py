@@ -28,7 +28,7 @@ from cnnlab import random as _random
 from cnnlab.devices import device as _device
 from cnnlab.tensor import Tensor
 
-__all__ = ["arange", "bfloat16", "bool", "cat", "double", "empty", "empty_like", "eye", "float", "float16", "float32",
+__all__ = ["arange", "bool", "cat", "double", "empty", "empty_like", "eye", "float", "float16", "float32",
            "float64", "from_numpy", "full", "full_like", "get_default_dtype", "half", "int", "int8", "int16", "int32",
            "int64", "linspace", "long", "ones", "ones_like", "rand", "rand_like", "randint", "randint_like", "randn",
            "randn_like", "short", "stack", "tensor", "uint8", "zeros", "zeros_like"]
@@ -42,14 +42,6 @@ int16 = short = np.dtype("int16")
 int8 = np.dtype("int8")
 uint8 = np.dtype("uint8")
 bool = np.dtype("bool")  # noqa: A001
-
-
-class _NoBFloat16:
-    def __getattr__(self, name: str) -> Any:
-        raise TypeError("bfloat16: NumPy has no bfloat16 type; cnnlab reads bfloat16 files as float32")
-
-
-bfloat16 = _NoBFloat16()
 
 
 def get_default_dtype() -> np.dtype:
@@ -145,7 +137,7 @@ def rand(*size: Any, generator: Any = None, dtype: Any = None, requires_grad: bu
 
     Example:
         >>> x = rand(2, 3, generator=Generator().manual_seed(0))
-        >>> x.shape, x.dtype, bool(((x >= 0) & (x < 1)).numpy().all())
+        >>> x.shape, x.dtype, ((x.numpy() >= 0) & (x.numpy() < 1)).all().tolist()
         ((2, 3), dtype('float32'), True)
     """
     dt = _float_dtype("rand", dtype)
@@ -169,7 +161,7 @@ def randint(*args: Any, size: Any = None, generator: Any = None, dtype: Any = No
 
     Example:
         >>> x = randint(3, 10, (4,))
-        >>> x.dtype, bool(((x >= 3) & (x < 10)).numpy().all())
+        >>> x.dtype, ((x.numpy() >= 3) & (x.numpy() < 10)).all().tolist()
         (dtype('int64'), True)
     """
     args = builtins.list(args)

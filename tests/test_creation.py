@@ -112,10 +112,11 @@ def test_device_objects():
 
 
 def test_module_to_keeps_parameter_objects_and_converts_grads():
-    model = nn.Sequential(nn.Linear(2, 3), nn.BatchNorm1d(3)) if hasattr(nn, "BatchNorm1d") else nn.Linear(2, 3)
+    model = nn.Sequential(nn.Linear(2, 3), nn.BatchNorm1d(3))
     params = list(model.parameters())
     model(cnnlab.ones(4, 2)).sum().backward()
     model.to(cnnlab.ones(1, dtype=cnnlab.float64))  # to(tensor): its dtype
     assert [p is q for p, q in zip(params, model.parameters())] == [True] * len(params)
     assert all(p.dtype == np.float64 and p.grad.dtype == np.float64 for p in params)
     assert model.to("cpu", cnnlab.float32).float() is model and params[0].dtype == np.float32
+    assert model[1].num_batches_tracked.dtype == np.int64  # integer buffers keep their type

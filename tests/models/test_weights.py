@@ -10,7 +10,7 @@ from cnnlab.io import load_safetensors
 
 
 def test_shipped_lenet5_weights():
-    w = models.LeNet5_Weights.verify("lenet5_weights.mnist5k".replace("lenet5_weights", "LeNet5_Weights"))
+    w = models.LeNet5_Weights.verify("LeNet5_Weights.mnist5k")
     assert w is models.LeNet5_Weights.MNIST5K is models.LeNet5_Weights.DEFAULT is models.get_weight("LeNet5_Weights.DEFAULT")
     assert models.LeNet5_Weights.verify("default") is w and models.LeNet5_Weights.verify(None) is None
     assert models.get_model_weights("LENET5") is models.LeNet5_Weights

@@ -136,7 +136,7 @@ command("train", "train a CNN (default: LeNet-5 on the embedded MNIST digits)", 
 
 
 def _eval_configure(p: argparse.ArgumentParser) -> None:
-    p.add_argument("checkpoint", help="checkpoint folder (or a file in it), or a model with shipped weights (lenet5)")
+    p.add_argument("checkpoint", help="checkpoint folder (or a file in it)")
     p.add_argument("--data", help="dataset to evaluate on (default: the one it was trained on)")
 
 
@@ -159,7 +159,7 @@ command("eval", "evaluate a checkpoint on its test split", configure=_eval_confi
 
 
 def _predict_configure(p: argparse.ArgumentParser) -> None:
-    p.add_argument("checkpoint", help="checkpoint folder (or a file in it)")
+    p.add_argument("checkpoint", help="checkpoint folder (or a file in it), or a model with shipped weights (lenet5)")
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image files of any size and colour")
     p.add_argument("--top", type=int, default=3, help="how many classes to show (default 3)")
 
@@ -170,9 +170,8 @@ def _predict(args: argparse.Namespace) -> int:
 
     import numpy as np
 
-    from cnnlab import models
-
     import cnnlab.functional as F
+    from cnnlab import models
     from cnnlab.data.transforms import mnist_style
     from cnnlab.imageio import read_image
     from cnnlab.tensor import Tensor, no_grad

@@ -108,9 +108,9 @@ def test_torch_files_without_torch(tmp_path, monkeypatch):
         return real(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", no_torch)
-    with pytest.raises(ValueError, match=r"needs torch: pip install 'cnnlab\[torch\]'"):
+    with pytest.raises(ValueError, match=r"torch is needed to read or write .*m.pt', a PyTorch file: pip install 'cnnlab\[torch\]'"):
         cnnlab.load(tmp_path / "m.pt")
-    with pytest.raises(ValueError, match=r"needs torch"):
+    with pytest.raises(ValueError, match=r"torch is needed"):
         cnnlab.save({}, tmp_path / "m.pth")
 
 

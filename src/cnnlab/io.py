@@ -290,7 +290,7 @@ def torch_module(op: str, path: str | os.PathLike):
     try:
         import torch
     except ImportError:
-        raise ValueError(f"{op}: {os.fspath(path)!r} is a PyTorch file and reading or writing it needs torch: "
+        raise ValueError(f"{op}: torch is needed to read or write {os.fspath(path)!r}, a PyTorch file: "
                          f"pip install 'cnnlab[torch]' (or use .safetensors, which needs no torch)") from None
     return torch
 

@@ -137,7 +137,7 @@ def test_cli_train_eval_predict(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["train", "--model", "nonet"], r"unknown model 'nonet'; valid models: .*lenet5"),
+    (["train", "--model", "nonet"], r"unknown model 'nonet'.*; valid models: .*lenet5"),
     (["train", "--data", "mnist6k"], r"unknown dataset 'mnist6k'; valid: mnist5k"),
     (["train", "--data", "folder:/nonexistent/place"], r"folder"),
     (["eval", "/nonexistent/ckpt"], r"does not exist"),

@@ -8,6 +8,7 @@ and exit code 2, without a traceback.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from typing import Callable
 
@@ -158,22 +159,28 @@ command("eval", "evaluate a checkpoint on its test split", configure=_eval_confi
 
 
 def _predict_configure(p: argparse.ArgumentParser) -> None:
-    p.add_argument("checkpoint", help="checkpoint folder (or a file in it)")
+    p.add_argument("checkpoint", help="checkpoint folder (or a file in it), or a model with shipped weights (lenet5)")
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image files of any size and colour")
     p.add_argument("--top", type=int, default=3, help="how many classes to show (default 3)")
 
 
 def _predict(args: argparse.Namespace) -> int:
     """Classify images, converted the way MNIST digits were prepared."""
+    import os
+
     import numpy as np
 
     import cnnlab.functional as F
+    from cnnlab import models
     from cnnlab.data.transforms import mnist_style
     from cnnlab.imageio import read_image
     from cnnlab.tensor import Tensor, no_grad
     from cnnlab.train import _normalize, load_model
 
-    model, info = load_model(args.checkpoint)
+    if not os.path.exists(args.checkpoint) and args.checkpoint.lower() in models.list():  # its shipped weights
+        model = models.get_model(args.checkpoint, weights="DEFAULT").eval()
+    else:
+        model, info = load_model(args.checkpoint)
     batch = np.stack([mnist_style(read_image(path, mode="L"))[None] for path in args.images])
     with no_grad():
         probs = F.softmax(model(Tensor(_normalize(batch))), dim=1).numpy()
@@ -319,56 +326,12 @@ def _convert_configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("output", metavar="OUT", help="the file to write: .safetensors or .pt/.pth")
 
 
-_WEIGHT_FORMATS = {".pt": "torch", ".pth": "torch", ".safetensors": "safetensors"}
-
-
-def _import_torch(path: str):
-    try:
-        import torch
-    except ImportError:
-        raise ValueError(f"torch is needed to read or write .pt/.pth files ({path}); install it (pip install torch), "
-                         f"or use .safetensors, which needs no torch") from None
-    return torch
-
-
 def _convert(args: argparse.Namespace) -> int:
     """Weights between a PyTorch state_dict and safetensors; never unpickles anything but tensors."""
-    from collections.abc import Mapping
-    from pathlib import Path
+    from cnnlab.io import convert_state_dict
 
-    import numpy as np
-
-    from cnnlab.io import load_safetensors, save_safetensors, write_atomic
-
-    kinds = []
-    for path in (args.input, args.output):
-        kind = _WEIGHT_FORMATS.get(Path(path).suffix.lower())
-        if kind is None:
-            raise ValueError(f"{path}: unknown extension (expected {', '.join(_WEIGHT_FORMATS)})")
-        kinds.append(kind)
-    if kinds[0] == "torch":
-        torch = _import_torch(args.input)
-        try:  # weights_only: tensors, dicts and numbers only, never arbitrary pickled objects
-            state = torch.load(args.input, map_location="cpu", weights_only=True)
-        except Exception as e:  # torch raises pickle and runtime errors of many kinds here
-            raise ValueError(f"cannot read {args.input} as a PyTorch state_dict: {e}".split("\n")[0]) from None
-        if isinstance(state, Mapping) and not any(torch.is_tensor(v) for v in state.values()):
-            state = next((state[k] for k in ("state_dict", "model") if isinstance(state.get(k), Mapping)), state)
-        bad = [k for k, v in state.items() if not torch.is_tensor(v)] if isinstance(state, Mapping) else ["(top level)"]
-        if bad:
-            raise ValueError(f"{args.input} is not a state_dict of tensors (not a tensor: {', '.join(map(str, bad[:5]))})")
-        # bfloat16 has no NumPy type: widened to float32, which holds it exactly
-        tensors = {k: (v.float() if v.dtype == torch.bfloat16 else v).detach().cpu().contiguous().numpy()
-                   for k, v in state.items()}
-    else:
-        tensors = load_safetensors(args.input)
-    if kinds[1] == "torch":
-        torch = _import_torch(args.output)
-        out = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in tensors.items()}
-        write_atomic(args.output, lambda f: torch.save(out, f))
-    else:
-        save_safetensors(args.output, tensors, metadata={"format": "pt"})
-    count = sum(int(np.prod(v.shape)) for v in tensors.values())
+    tensors = convert_state_dict(args.input, args.output)
+    count = sum(v.size for v in tensors.values())
     print(f"{args.input} -> {args.output}: {len(tensors)} tensors, {count:,} values")
     return 0
 
@@ -618,8 +581,27 @@ def _tour(args: argparse.Namespace) -> int:
 command("tour", "the whole lecture run end to end, written as one HTML page with its pictures", configure=_tour_configure)(_tour)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, whose errors for an unknown command, choice or option suggest the closest."""
+
+    def error(self, message: str):
+        from cnnlab.suggest import did_you_mean
+
+        choice = re.search(r"invalid choice: '?([^' ]*)'? \(choose from (.*)\)", message)
+        if choice:
+            message += did_you_mean(choice[1], re.findall(r"'([^']*)'", choice[2]) or choice[2].split(", "))
+        unknown = re.match(r"unrecognized arguments: (.*)", message)
+        if unknown:
+            parsers = [self, *(p for a in self._actions if isinstance(a, argparse._SubParsersAction)
+                               for p in a.choices.values())]
+            options = {o for p in parsers for a in p._actions for o in a.option_strings}
+            message += next(filter(None, (did_you_mean(w.split("=")[0], options)
+                                          for w in unknown[1].split() if w.startswith("--"))), "")
+        super().error(message)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="cnnlab", description="Convolutional neural networks from first principles.")
+    parser = _Parser(prog="cnnlab", description="Convolutional neural networks from first principles.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (configure, run, help) in COMMANDS.items():
         p = sub.add_parser(name, help=help, description=help)

@@ -60,6 +60,7 @@ import numpy as np
 import cnnlab.functional as F
 from cnnlab.functional import parallel
 from cnnlab.functional.parallel import run_chunks, scratch
+from cnnlab.suggest import did_you_mean
 from cnnlab.tensor import Tensor, no_grad
 
 __all__ = [
@@ -360,7 +361,7 @@ def get_kernel(spec: str, **params: float) -> np.ndarray:
         return load_kernel(spec)
     if not spec.strip() or re.search(r"[,;\n]", spec) or re.fullmatch(r"\s*[-+.\d/eE]+\s*", spec):
         return parse_kernel(spec)
-    raise ValueError(f"unknown kernel {spec!r}: give one of {', '.join(KERNELS)}, "
+    raise ValueError(f"unknown kernel {spec!r}{did_you_mean(name, KERNELS)}: give one of {', '.join(KERNELS)}, "
                      f"a matrix such as '0,-1,0;-1,5,-1;0,-1,0', or a text/CSV file")
 
 

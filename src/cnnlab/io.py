@@ -14,6 +14,14 @@ Tensors are laid out as the reference (Rust) writer does: by decreasing dtype ra
 by name, with ``__metadata__`` first in the header, so the files are byte-identical to
 ``safetensors.numpy.save_file``'s for the same input.
 
+``save(obj, path)`` / ``load(path)`` are ``torch.save`` / ``torch.load`` for cnnlab: a
+tensor, a ``state_dict``, an optimizer's ``state_dict``, or dicts/lists/tuples of these
+with numbers, strings, bools and None inside. The arrays go in the safetensors body under
+their dotted path (a model's ``state_dict`` keeps its own keys, so the file is also a plain
+safetensors weight file) and the structure goes, as JSON, in ``__metadata__["cnnlab"]``.
+Nothing is ever pickled. A ``.pt``/``.pth`` path is a PyTorch file instead, read with
+``torch.load(weights_only=True)`` (torch needed).
+
 Every writer here writes a temporary file in the target's folder, flushes and fsyncs it,
 then ``os.replace``s it over the target: a reader (or a crash) sees the old file or the
 new one, never half of one.
@@ -32,7 +40,8 @@ import numpy as np
 
 from cnnlab.tensor import Tensor
 
-__all__ = ["load_json", "load_safetensors", "save_json_atomic", "save_safetensors", "write_atomic"]
+__all__ = ["convert_state_dict", "from_torch_state", "load", "load_json", "load_safetensors", "save", "save_json_atomic", "save_safetensors",
+           "torch_module", "write_atomic"]
 
 MAX_HEADER_SIZE = 100_000_000  # the reference reader's limit
 
@@ -270,3 +279,195 @@ def load_safetensors(path: str | os.PathLike, *, with_metadata: bool = False):
             a = a.astype(a.dtype.newbyteorder("="))
         out[key] = a
     return (out, metadata) if with_metadata else out
+
+
+TORCH_SUFFIXES = (".pt", ".pth")
+_STRUCTURE_KEY = "cnnlab"  # the __metadata__ entry holding the structure of what save() wrote
+
+
+def torch_module(op: str, path: str | os.PathLike):
+    """Import torch for reading or writing a ``.pt``/``.pth`` file, or fail in one line saying what to install."""
+    try:
+        import torch
+    except ImportError:
+        raise ValueError(f"{op}: torch is needed to read or write {os.fspath(path)!r}, a PyTorch file: "
+                         f"pip install 'cnnlab[torch]' (or use .safetensors, which needs no torch)") from None
+    return torch
+
+
+def _is_torch_path(path: str | os.PathLike) -> bool:
+    return Path(path).suffix.lower() in TORCH_SUFFIXES
+
+
+def _flatten(obj: Any, path: str, arrays: dict[str, np.ndarray]) -> Any:
+    """``obj`` as a JSON tree, its arrays moved into ``arrays`` under their dotted path."""
+    if isinstance(obj, (Tensor, np.ndarray)):
+        name = path if path and path not in arrays else f"__tensor{len(arrays)}__"
+        arrays[name] = _as_numpy(name, obj)
+        if isinstance(obj, np.ndarray):
+            return {"__array__": name}
+        return {"__tensor__": name, **({"requires_grad": True} if obj.requires_grad else {})}
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if obj is None or isinstance(obj, (bool, int, str)):
+        return obj
+    if isinstance(obj, float):
+        return obj if np.isfinite(obj) else {"__float__": repr(obj)}
+    prefix = f"{path}." if path else ""
+    if isinstance(obj, Mapping):
+        items = [[k, _flatten(v, f"{prefix}{k}", arrays)] for k, v in obj.items()]
+        if all(isinstance(k, str) and not k.startswith("__") for k, _ in items):
+            return dict(items)
+        if not all(k is None or isinstance(k, (bool, int, float, str)) for k, _ in items):
+            bad = next(k for k, _ in items if not isinstance(k, (bool, int, float, str)))
+            raise TypeError(f"save: dict keys must be str, int, float or bool (got {type(bad).__name__})")
+        return {"__dict__": items}
+    if isinstance(obj, (list, tuple)):
+        out = [_flatten(v, f"{prefix}{i}", arrays) for i, v in enumerate(obj)]
+        return out if isinstance(obj, list) else {"__tuple__": out}
+    raise TypeError(f"save: cannot save a {type(obj).__name__} at {path or 'the top level'!r}; cnnlab.save takes "
+                    f"tensors, arrays, numbers, strings, None and dicts/lists/tuples of them (never pickles)")
+
+
+def _unflatten(node: Any, arrays: Mapping[str, np.ndarray]) -> Any:
+    if isinstance(node, list):
+        return [_unflatten(v, arrays) for v in node]
+    if not isinstance(node, dict):
+        return node
+    if "__tensor__" in node:
+        return Tensor(arrays[node["__tensor__"]], requires_grad=node.get("requires_grad", False))
+    if "__array__" in node:
+        return arrays[node["__array__"]]
+    if "__float__" in node:
+        return float(node["__float__"])
+    if "__tuple__" in node:
+        return tuple(_unflatten(v, arrays) for v in node["__tuple__"])
+    if "__dict__" in node:
+        return {k: _unflatten(v, arrays) for k, v in node["__dict__"]}
+    return {k: _unflatten(v, arrays) for k, v in node.items()}
+
+
+def save(obj: Any, f: str | os.PathLike) -> None:
+    """Save tensors and the structure around them, as ``torch.save(obj, f)``, atomically and without pickle.
+
+    Args:
+        obj: a Tensor or array, a model's or optimizer's ``state_dict``, or dicts (any
+            str/int keys), lists and tuples of these, numbers, strings, bools and None.
+        f: the file. ``.pt``/``.pth`` writes a PyTorch file (needs torch; tensors become
+            torch tensors); any other name a safetensors file.
+
+    Example:
+        >>> import tempfile, os, cnnlab
+        >>> p = os.path.join(tempfile.mkdtemp(), "ckpt.safetensors")
+        >>> save({"epoch": 3, "w": cnnlab.ones(2)}, p)
+        >>> load(p)["w"].tolist(), load(p)["epoch"]
+        ([1.0, 1.0], 3)
+    """
+    if isinstance(f, (str, os.PathLike)) and _is_torch_path(f):
+        torch = torch_module("save", f)
+        out = _to_torch(torch, obj)
+        write_atomic(f, lambda fh: torch.save(out, fh))
+        return
+    arrays: dict[str, np.ndarray] = {}
+    tree = _flatten(obj, "", arrays)
+    save_safetensors(f, arrays, metadata={"format": "pt", _STRUCTURE_KEY: json.dumps(tree, allow_nan=False)})
+
+
+def _to_torch(torch: Any, obj: Any) -> Any:
+    if isinstance(obj, (Tensor, np.ndarray)):
+        arr = np.ascontiguousarray(obj.data if isinstance(obj, Tensor) else obj)
+        t = torch.from_numpy(arr.copy())
+        return t.requires_grad_(True) if isinstance(obj, Tensor) and obj.requires_grad else t
+    if isinstance(obj, Mapping):
+        return {k: _to_torch(torch, v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_to_torch(torch, v) for v in obj)
+    return obj
+
+
+def from_torch_state(torch: Any, obj: Any) -> Any:
+    """What ``torch.load`` gave, with every torch tensor turned into a cnnlab ``Tensor`` (bfloat16 into
+    float32, which holds it exactly)."""
+    if torch.is_tensor(obj):
+        t = obj.detach().cpu()
+        t = t.float() if t.dtype == torch.bfloat16 else t
+        return Tensor(t.contiguous().numpy().copy(), requires_grad=obj.requires_grad and t.is_floating_point())
+    if isinstance(obj, Mapping):
+        return {k: from_torch_state(torch, v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(from_torch_state(torch, v) for v in obj)
+    return obj
+
+
+def _load_torch(op: str, path: str | os.PathLike) -> Any:
+    torch = torch_module(op, path)
+    try:  # weights_only: tensors, dicts and numbers only, never arbitrary pickled objects
+        return torch.load(path, map_location="cpu", weights_only=True), torch
+    except Exception as e:  # torch raises pickle and runtime errors of many kinds here
+        raise ValueError(f"{op}: cannot read {os.fspath(path)!r} as a PyTorch file: {e}".split("\n")[0]) from None
+
+
+def load(f: str | os.PathLike, map_location: Any = None, *, weights_only: bool = True, mmap: Any = None) -> Any:
+    """Load what ``save`` wrote, as ``torch.load(f)``; tensors come back as cnnlab ``Tensor``s.
+
+    A safetensors file written by anything else loads as ``{name: Tensor}``; a
+    ``.pt``/``.pth`` file is read with ``torch.load(weights_only=True)`` (torch needed).
+
+    Args:
+        f: the file.
+        map_location: accepted for torch's signature; only the CPU (``None``, ``'cpu'``).
+        weights_only: must stay True: cnnlab never unpickles arbitrary objects.
+        mmap: accepted for torch's signature; ignored.
+    """
+    from cnnlab.devices import device
+
+    if map_location is not None and not callable(map_location) and not isinstance(map_location, dict):
+        device(map_location).check("load")
+    if not weights_only:
+        raise ValueError("load: weights_only=False is not supported: cnnlab never unpickles arbitrary objects")
+    if _is_torch_path(f):
+        obj, torch = _load_torch("load", f)
+        return from_torch_state(torch, obj)
+    arrays, metadata = load_safetensors(f, with_metadata=True)
+    if _STRUCTURE_KEY not in metadata:
+        return {k: Tensor(v) for k, v in arrays.items()}
+    try:
+        tree = json.loads(metadata[_STRUCTURE_KEY])
+        return _unflatten(tree, arrays)
+    except (ValueError, KeyError, TypeError) as e:
+        raise ValueError(f"load: {os.fspath(f)!r} has a damaged structure header ({e!r})") from None
+
+
+def convert_state_dict(src: str | os.PathLike, dst: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Weights between a PyTorch ``state_dict`` file (``.pt``/``.pth``) and safetensors, either way.
+
+    A checkpoint that wraps its weights in ``{"state_dict": ...}`` or ``{"model": ...}`` is
+    unwrapped; anything that is not a flat dict of tensors is refused. Never unpickles
+    anything but tensors.
+
+    Returns:
+        The arrays written, by name.
+    """
+    from collections.abc import Mapping as _Mapping
+
+    suffixes = {".pt", ".pth", ".safetensors"}
+    for path in (src, dst):
+        if Path(path).suffix.lower() not in suffixes:
+            raise ValueError(f"{os.fspath(path)}: unknown extension (expected {', '.join(sorted(suffixes))})")
+    if _is_torch_path(src):
+        state, torch = _load_torch("convert", src)
+        if isinstance(state, _Mapping) and not any(torch.is_tensor(v) for v in state.values()):
+            state = next((state[k] for k in ("state_dict", "model") if isinstance(state.get(k), _Mapping)), state)
+        bad = [k for k, v in state.items() if not torch.is_tensor(v)] if isinstance(state, _Mapping) else ["(top level)"]
+        if bad:
+            raise ValueError(f"{os.fspath(src)} is not a state_dict of tensors (not a tensor: {', '.join(map(str, bad[:5]))})")
+        tensors = {k: v.data for k, v in from_torch_state(torch, state).items()}
+    else:
+        tensors = load_safetensors(src)
+    if _is_torch_path(dst):
+        torch = torch_module("convert", dst)
+        out = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in tensors.items()}
+        write_atomic(dst, lambda fh: torch.save(out, fh))
+    else:
+        save_safetensors(dst, tensors, metadata={"format": "pt"})
+    return tensors

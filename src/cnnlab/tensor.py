@@ -213,14 +213,35 @@ class Tensor:
     def clone(self) -> "Tensor":
         return _ops.Clone.apply(self)
 
-    def to(self, dtype: Any) -> "Tensor":
-        return self if np.dtype(dtype) == self.dtype else _ops.Cast.apply(self, dtype=np.dtype(dtype))
+    # torch's device and dtype conversions (the parsing lives in cnnlab.device)
+    @property
+    def device(self):
+        return _device.CPU
+
+    def to(self, *args: Any, **kwargs: Any) -> "Tensor":
+        """``to(dtype)``, ``to('cpu', dtype)``, ``to(other)``, ``copy=``: as ``torch.Tensor.to``; the CPU only."""
+        return _device.tensor_to(self, *args, **kwargs)
+
+    def cpu(self) -> "Tensor":
+        return self
+
+    def type(self, dtype: Any = None, non_blocking: bool = False):
+        return _device.tensor_type(self, dtype)
 
     def float(self) -> "Tensor":
         return self.to(np.float32)
 
     def double(self) -> "Tensor":
         return self.to(np.float64)
+
+    def long(self) -> "Tensor":
+        return self.to(np.int64)
+
+    def int(self) -> "Tensor":
+        return self.to(np.int32)
+
+    def bool(self) -> "Tensor":
+        return self.to(np.bool_)
 
     # --- the graph walk ---------------------------------------------------------------
     def backward(self, grad: Any = None, retain_graph: bool = False) -> None:
@@ -486,3 +507,4 @@ def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
 # The elementary ops live beside the other ops in ``cnnlab.functional``; Tensor's
 # operators are only sugar for them, as torch.Tensor's methods are for torch's functions.
 from cnnlab.functional import basic as _ops  # noqa: E402
+from cnnlab import devices as _device  # noqa: E402

@@ -64,8 +64,7 @@ class TrainConfig:
     out: str = "runs/lenet5"
 
     def check(self) -> None:
-        if self.model not in models.list():
-            raise ValueError(f"unknown model {self.model!r}; valid models: {', '.join(models.list())}")
+        models.canonical_name(self.model)  # any case; an unknown name raises, suggesting the closest
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"unknown optimizer {self.optimizer!r}; valid: {', '.join(OPTIMIZERS)}")
         if self.schedule not in SCHEDULES:

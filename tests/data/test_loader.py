@@ -123,7 +123,7 @@ def test_fast_path_never_touches_getitem(monkeypatch):
 
 
 def test_transform_forces_per_item_path():
-    ds = ArrayDataset(np.zeros((5, 2, 2), np.uint8), np.arange(5), transform=lambda x: x + 1)
+    ds = ArrayDataset(np.zeros((5, 2, 2), np.float32), np.arange(5), transform=lambda x: x + 1)
     x, y = next(iter(DataLoader(ds, batch_size=5)))
     assert x.shape == (5, 1, 2, 2) and float(x.numpy().min()) == 1.0
 
@@ -194,7 +194,7 @@ def test_errors():
         DataLoader(ds, seed=-1)
     with pytest.raises(ValueError, match="seed or generator, not both"):
         DataLoader(ds, seed=1, generator=np.random.default_rng())
-    with pytest.raises(TypeError, match="generator must be a numpy.random.Generator"):
+    with pytest.raises(TypeError, match="generator must be a cnnlab.Generator or numpy.random.Generator"):
         DataLoader(ds, generator=np.random.RandomState(0))
     with pytest.raises(TypeError, match="dataset must have __len__ and __getitem__"):
         DataLoader(42)

@@ -251,8 +251,8 @@ def test_integer_input_is_an_error(name):
 
 @pytest.mark.parametrize("name", ["relu", "leaky_relu", "elu", "gelu", "sigmoid", "tanh"])
 def test_non_tensor_input_is_an_error(name):
-    with pytest.raises(TypeError, match=rf"{name}: input must be a Tensor \(got ndarray\)"):
-        getattr(F, name)(np.ones(3))
+    with pytest.raises(TypeError, match=rf"{name}: input must be a Tensor \(got list\)"):
+        getattr(F, name)([1.0, 1.0])
 
 
 def test_relu_of_booleans_is_an_error():

@@ -519,7 +519,7 @@ def _t(*shape, dtype=np.float64):
      r"conv2d: input must be a floating point tensor \(got int64\)"),
     (lambda: F.conv2d(_t(1, 1, 5, 5), _t(1, 1, 3, 3, dtype=np.int32)), TypeError, r"weight must be a floating point tensor"),
     (lambda: F.conv2d(np.zeros((1, 1, 5, 5), complex), _t(1, 1, 3, 3)), TypeError, r"conv2d: input must be a Tensor"),
-    (lambda: F.conv2d(_t(1, 1, 5, 5), np.zeros((1, 1, 3, 3))), TypeError, r"conv2d: weight must be a Tensor"),
+    (lambda: F.conv2d(_t(1, 1, 5, 5), np.zeros((1, 1, 3, 3)).tolist()), TypeError, r"conv2d: weight must be a Tensor"),
     (lambda: F.conv2d(_t(1, 1, 5, 5, dtype=np.float32), _t(1, 1, 3, 3)), TypeError,
      r"conv2d: input, weight and bias must have the same dtype \(got float32, float64\)"),
     (lambda: F.conv2d(_t(1, 1, 5, 5), _t(1, 1, 3, 3), _t(1, dtype=np.float32)), TypeError, r"same dtype"),

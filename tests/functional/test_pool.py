@@ -337,7 +337,7 @@ ERRORS = [
     (F.avg_pool2d, (Tensor(np.zeros((1, 1, 5, 5), np.int32)), 2), {}, TypeError, r"avg_pool2d: expected a floating point"),
     (F.adaptive_avg_pool2d, (Tensor(np.zeros((1, 5, 5), bool)), 2), {}, TypeError, r"adaptive_avg_pool2d: expected a floating"),
     (F.adaptive_max_pool2d, (Tensor(np.zeros((1, 5, 5), np.int64)), 2), {}, TypeError, r"adaptive_max_pool2d: expected a floating"),
-    (F.max_pool2d, (np.zeros((1, 1, 5, 5)), 2), {}, TypeError, r"max_pool2d: input must be a Tensor \(got ndarray\)"),
+    (F.max_pool2d, (np.zeros((1, 1, 5, 5)).tolist(), 2), {}, TypeError, r"max_pool2d: input must be a Tensor \(got list\)"),
     (F.max_pool2d, (Tensor(np.zeros((1, 0, 5, 5))), 2), {}, ValueError, r"max_pool2d: expected non-empty"),
     (F.adaptive_avg_pool2d, (Tensor(np.zeros((1, 1, 0, 5))), 2), {}, ValueError, r"adaptive_avg_pool2d: expected non-empty"),
     (F.max_pool2d, (X, 3), dict(padding=2), ValueError, r"max_pool2d: pad should be at most half of effective kernel size"),

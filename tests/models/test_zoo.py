@@ -42,7 +42,7 @@ def test_googlenet_auxiliary_heads_add_their_parameters(fast_init):
 
 
 def test_unknown_model_lists_the_valid_ones():
-    with pytest.raises(ValueError, match=r"unknown model 'resnet19'; valid models: alexnet, googlenet, .*resnet18.*zfnet"):
+    with pytest.raises(ValueError, match=r"unknown model 'resnet19' \(did you mean 'resnet18'\?\); valid models: alexnet, googlenet, .*resnet18.*zfnet"):
         models.get("resnet19")
 
 

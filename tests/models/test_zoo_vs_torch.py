@@ -233,7 +233,7 @@ class _Evil:
 @pytest.mark.parametrize("content, match", [
     (lambda: {"a": torch.zeros(2), "b": 1}, "not a state_dict of tensors.*b"),
     (lambda: [torch.zeros(2)], "not a state_dict of tensors"),
-    (lambda: {"x": _Evil()}, "cannot read .* as a PyTorch state_dict"),  # weights_only refuses arbitrary objects
+    (lambda: {"x": _Evil()}, "cannot read .* as a PyTorch file"),  # weights_only refuses arbitrary objects
 ])
 def test_convert_refuses_what_is_not_a_state_dict(tmp_path, capsys, content, match):
     torch.save(content(), tmp_path / "bad.pt")

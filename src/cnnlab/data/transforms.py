@@ -26,6 +26,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 from PIL import Image
 
+from cnnlab import random as _random
+
 __all__ = ["Compose", "Grayscale", "Normalize", "RandomAffine", "RandomShift", "Resize", "ToTensor",
            "mnist_style", "random_affine_batch", "random_shift_batch", "resize", "to_grayscale", "warp_affine"]
 
@@ -54,6 +56,8 @@ class Compose:
 
 
 def _check_chw(name: str, x: Any) -> np.ndarray:
+    if isinstance(x, Image.Image):  # as torchvision's transforms, these take PIL images too
+        x = ToTensor()(x)
     x = np.asarray(x)
     if x.ndim != 3:
         raise ValueError(f"{name}: expected an image array of shape (C, H, W) (got shape {x.shape})")
@@ -61,9 +65,12 @@ def _check_chw(name: str, x: Any) -> np.ndarray:
 
 
 class ToTensor:
-    """An image as uint8 ``(H, W)`` / ``(H, W, C)`` (or a PIL image) -> float32 ``(C, H, W)``.
+    """A PIL image or an ``(H, W)`` / ``(H, W, C)`` array -> ``(C, H, W)``, exactly as torchvision's.
 
-    uint8 is scaled to [0, 1]; floating point input is only cast to float32 (as torchvision).
+    uint8 (and PIL images of modes such as ``'L'``, ``'RGB'``) becomes float32 in [0, 1]
+    (``x / 255``); other arrays keep their dtype, only transposed (as torchvision). PIL
+    modes ``'I'``, ``'I;16'`` and ``'F'`` give int32, int16 and float32 unscaled; ``'1'``
+    gives 0 or 1.
 
     Example:
         >>> ToTensor()(np.zeros((4, 5, 3), np.uint8)).shape
@@ -71,18 +78,22 @@ class ToTensor:
     """
 
     def __call__(self, image: Any) -> np.ndarray:
-        a = np.asarray(image)
+        if isinstance(image, Image.Image):
+            modes = {"I": np.int32, "I;16": np.int16, "I;16B": np.int16, "F": np.float32}
+            a = np.array(image, modes.get(image.mode, np.uint8))
+            if image.mode == "1":
+                a = a * np.uint8(255)
+        elif isinstance(image, np.ndarray):
+            a = image
+        else:
+            raise TypeError(f"ToTensor: expected a PIL image or a NumPy array (got {type(image).__name__})")
         if a.ndim == 2:
             a = a[:, :, None]  # (H, W, 1)
         if a.ndim != 3:
             raise ValueError(f"ToTensor: expected an image of shape (H, W) or (H, W, C) (got shape {a.shape})")
         if a.dtype == np.uint8:
-            out = a.astype(np.float32) / np.float32(255)
-        elif a.dtype.kind in "fb":
-            out = a.astype(np.float32)
-        else:
-            raise TypeError(f"ToTensor: expected uint8 or floating point pixels (got {a.dtype})")
-        return np.ascontiguousarray(out.transpose(2, 0, 1))  # (C, H, W)
+            a = a.astype(np.float32) / np.float32(255)
+        return np.ascontiguousarray(a.transpose(2, 0, 1))  # (C, H, W)
 
     def __repr__(self) -> str:
         return "ToTensor()"
@@ -359,7 +370,8 @@ class RandomShift:
 
     Args:
         max_pixels: the largest shift per axis.
-        generator: a ``np.random.Generator`` or a seed (default: a fresh random one).
+        generator: a ``cnnlab.Generator``, ``np.random.Generator`` or seed (default: the current
+            generator: the DataLoader's per-batch one inside a loader, else the default one).
 
     Example:
         >>> RandomShift(2, generator=0)(np.ones((1, 5, 5), np.float32)).shape
@@ -369,11 +381,11 @@ class RandomShift:
     def __init__(self, max_pixels: int, generator: np.random.Generator | int | None = None, fill: float = 0.0) -> None:
         random_shift_batch(np.zeros((0, 1, 1, 1), np.float32), np.random.default_rng(0), max_pixels)  # validate
         self.max_pixels, self.fill = max_pixels, fill
-        self.generator = np.random.default_rng(generator)
+        self.generator = None if generator is None else _random.rng(generator, "RandomShift")
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         x = _check_chw("RandomShift", x)
-        return random_shift_batch(x[None], self.generator, self.max_pixels, self.fill)[0]
+        return random_shift_batch(x[None], _random.rng(self.generator), self.max_pixels, self.fill)[0]
 
     def __repr__(self) -> str:
         return f"RandomShift(max_pixels={self.max_pixels})"
@@ -386,7 +398,8 @@ class RandomAffine:
         degrees: ``(lo, hi)`` or ``d`` for ``(-d, d)``.
         translate: ``(a, b)`` maximum shifts as fractions of width and height.
         scale: ``(lo, hi)`` zoom range.
-        generator: a ``np.random.Generator`` or a seed (default: a fresh random one).
+        generator: a ``cnnlab.Generator``, ``np.random.Generator`` or seed (default: the current
+            generator: the DataLoader's per-batch one inside a loader, else the default one).
         fill: value outside the input.
 
     Example:
@@ -398,13 +411,13 @@ class RandomAffine:
                  generator: np.random.Generator | int | None = None, fill: float = 0.0) -> None:
         random_affine_batch(np.zeros((0, 1, 1, 1), np.float32), np.random.default_rng(0), degrees, translate, scale)
         self.degrees, self.translate, self.scale, self.fill = degrees, translate, scale, fill
-        self.generator = np.random.default_rng(generator)
+        self.generator = None if generator is None else _random.rng(generator, "RandomAffine")
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         x = _check_chw("RandomAffine", x)
         if x.dtype.kind != "f":
             x = x.astype(np.float32)
-        return random_affine_batch(x[None], self.generator, self.degrees, self.translate, self.scale, self.fill)[0]
+        return random_affine_batch(x[None], _random.rng(self.generator), self.degrees, self.translate, self.scale, self.fill)[0]
 
     def __repr__(self) -> str:
         return f"RandomAffine(degrees={self.degrees}, translate={self.translate}, scale={self.scale})"

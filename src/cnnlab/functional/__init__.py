@@ -4,6 +4,10 @@ Every op is a ``Function`` with its forward and backward side by side, in the mo
 of its family: ``conv``, ``pool``, ``activation``, ``loss``, ``norm``, ``padding``.
 """
 
+import functools
+
+import numpy as np
+
 from cnnlab.functional import basic
 from cnnlab.functional.basic import cat
 from cnnlab.functional.activation import elu, gelu, leaky_relu, log_softmax, relu, sigmoid, softmax, tanh
@@ -19,3 +23,24 @@ __all__ = ["adaptive_avg_pool2d", "adaptive_max_pool2d", "avg_pool2d", "basic", 
            "conv_transpose2d", "cross_entropy", "dropout", "elu", "gelu", "leaky_relu", "linear",
            "log_softmax", "max_pool2d", "mse_loss", "nll_loss", "output_size", "pad", "relu", "same_padding",
            "sigmoid", "softmax", "tanh"]
+
+
+def _tensor(x):
+    if isinstance(x, np.ndarray) and x.dtype.kind in "biuf":  # others reach the op's own check
+        return basic.Tensor(x)
+    if isinstance(x, (list, tuple)) and any(isinstance(e, np.ndarray) for e in x):  # cat's list
+        return type(x)(_tensor(e) for e in x)
+    return x
+
+
+def _accepting_arrays(fn):
+    """Let an op take NumPy arrays wherever it takes tensors (as ``from_numpy`` would wrap them)."""
+    @functools.wraps(fn)
+    def op(*args, **kwargs):
+        return fn(*map(_tensor, args), **{k: _tensor(v) for k, v in kwargs.items()})
+    return op
+
+
+for _name in __all__:
+    if _name not in ("basic", "output_size", "same_padding"):
+        globals()[_name] = _accepting_arrays(globals()[_name])

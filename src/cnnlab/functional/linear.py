@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from cnnlab import random as _random
 from cnnlab.functional.activation import _check_float
 from cnnlab.tensor import Function, Tensor
 
@@ -93,8 +94,8 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
         p: the probability of zeroing an element, in ``[0, 1]``.
         training: apply dropout only when true (``nn.Dropout`` passes ``self.training``).
         inplace: accepted for PyTorch compatibility; the result is always a new tensor.
-        generator: the ``np.random.Generator`` to draw the mask from (keyword only);
-            None draws from a fresh ``np.random.default_rng()``.
+        generator: the ``cnnlab.Generator`` or ``np.random.Generator`` to draw the mask
+            from (keyword only); None draws from the default generator (``cnnlab.manual_seed``).
 
     Shape:
         Output: the shape of ``input``.
@@ -111,14 +112,12 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
     if not isinstance(inplace, (bool, np.bool_)):
         raise TypeError(f"{op}: inplace must be a bool (got {type(inplace).__name__}); "
                         f"pass the random generator as generator=")
-    if generator is not None and not isinstance(generator, np.random.Generator):
-        raise TypeError(f"{op}: generator must be a numpy.random.Generator (got {type(generator).__name__})")
+    rng = _random.rng(generator, op)
     if not training or p == 0 or input.numel() == 0:
         return input
     if p == 1:
         noise = np.zeros(input.shape, input.dtype)
     else:
-        rng = np.random.default_rng() if generator is None else generator
         draw_dtype = np.float32 if input.dtype == np.float32 else np.float64  # Generator.random's two types
         keep = rng.random(input.shape, dtype=draw_dtype) >= p  # each survives with probability 1 - p
         noise = keep.astype(input.dtype) * (1 / (1 - float(p)))

@@ -11,6 +11,7 @@ import numpy as np
 
 import cnnlab  # noqa: F401  (used by the doctests)
 from cnnlab import nn
+from cnnlab.random import rng as _rng
 from cnnlab.models._errors import names_failing_layer
 from cnnlab.tensor import Tensor
 
@@ -45,7 +46,7 @@ class AlexNet(nn.Module):
     def __init__(self, num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.5,
                  generator: Seed = None) -> None:
         super().__init__()
-        rng = np.random.default_rng(generator)
+        rng = _rng(generator)
         self.features = nn.Sequential(
             nn.Conv2d(in_channels, 64, 11, stride=4, padding=2, generator=rng), nn.ReLU(inplace=True),
             nn.MaxPool2d(3, stride=2),
@@ -116,7 +117,7 @@ class ZFNet(nn.Module):
     def __init__(self, num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.5, lrn: bool = True,
                  generator: Seed = None) -> None:
         super().__init__()
-        rng = np.random.default_rng(generator)
+        rng = _rng(generator)
 
         def norm() -> list[nn.Module]:
             return [nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=2.0)] if lrn else []

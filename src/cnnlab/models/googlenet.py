@@ -14,6 +14,7 @@ import numpy as np
 import cnnlab  # noqa: F401  (used by the doctests)
 import cnnlab.functional as F
 from cnnlab import nn
+from cnnlab.random import rng as _rng
 from cnnlab.functional.pool import adaptive_avg_pool2d
 from cnnlab.models._errors import names_failing_layer
 from cnnlab.tensor import Tensor
@@ -46,7 +47,7 @@ class Inception(nn.Module):
     def __init__(self, in_channels: int, ch1x1: int, ch3x3red: int, ch3x3: int, ch5x5red: int, ch5x5: int,
                  pool_proj: int, generator: Seed = None) -> None:
         super().__init__()
-        rng = np.random.default_rng(generator)
+        rng = _rng(generator)
         self.branch1 = BasicConv2d(in_channels, ch1x1, 1, generator=rng)
         self.branch2 = nn.Sequential(BasicConv2d(in_channels, ch3x3red, 1, generator=rng),
                                      BasicConv2d(ch3x3red, ch3x3, 3, padding=1, generator=rng))
@@ -64,7 +65,7 @@ class InceptionAux(nn.Module):
 
     def __init__(self, in_channels: int, num_classes: int, dropout: float = 0.7, generator: Seed = None) -> None:
         super().__init__()
-        rng = np.random.default_rng(generator)
+        rng = _rng(generator)
         self.conv = BasicConv2d(in_channels, 128, 1, generator=rng)
         self.fc1 = nn.Linear(2048, 1024, generator=rng)
         self.fc2 = nn.Linear(1024, num_classes, generator=rng)
@@ -116,7 +117,7 @@ class GoogLeNet(nn.Module):
         super().__init__()
         if transform_input and in_channels != 3:
             raise ValueError(f"GoogLeNet: transform_input needs 3 input channels (got in_channels={in_channels})")
-        rng = np.random.default_rng(generator)
+        rng = _rng(generator)
         self.aux_logits, self.transform_input = aux_logits, transform_input
         self.conv1 = BasicConv2d(in_channels, 64, 7, stride=2, padding=3, generator=rng)
         self.maxpool1 = nn.MaxPool2d(3, stride=2, ceil_mode=True)

@@ -39,6 +39,7 @@ import numpy as np
 import cnnlab  # noqa: F401  (used by the doctest)
 import cnnlab.functional as F
 from cnnlab import nn
+from cnnlab.random import rng as _rng
 from cnnlab.functional.pool import avg_pool2d
 from cnnlab.models._errors import names_failing_layer
 from cnnlab.tensor import Tensor
@@ -126,7 +127,7 @@ class Subsampling(nn.Module):
 
     def __init__(self, channels: int, generator: Seed = None) -> None:
         super().__init__()
-        rng = np.random.default_rng(generator)
+        rng = _rng(generator)
         self.channels = channels
         self.weight = nn.Parameter(_paper_uniform(rng, (channels,), 4))
         self.bias = nn.Parameter(_paper_uniform(rng, (channels,), 4))
@@ -156,7 +157,7 @@ class PartialConv2d(nn.Module):
 
     def __init__(self, in_channels: int, table: list[tuple[int, ...]], kernel_size: int, generator: Seed = None) -> None:
         super().__init__()
-        rng = np.random.default_rng(generator)
+        rng = _rng(generator)
         self.in_channels, self.out_channels, self.kernel_size = in_channels, len(table), kernel_size
         self.table = [tuple(t) for t in table]
         pairs = [(o, i) for o, inputs in enumerate(self.table) for i in inputs]
@@ -228,7 +229,7 @@ class LeNet5Classic(nn.Module):
 
     def __init__(self, num_classes: int = 10, in_channels: int = 1, generator: Seed = None) -> None:
         super().__init__()
-        rng = np.random.default_rng(generator)
+        rng = _rng(generator)
         self.c1 = nn.Conv2d(in_channels, 6, 5, generator=rng)
         self.s2 = Subsampling(6, generator=rng)
         self.c3 = PartialConv2d(6, C3_TABLE, 5, generator=rng)

@@ -13,6 +13,7 @@ import numpy as np
 
 import cnnlab  # noqa: F401  (used by the doctests)
 from cnnlab import nn
+from cnnlab.random import rng as _rng
 from cnnlab.models._errors import names_failing_layer
 from cnnlab.tensor import Tensor
 
@@ -41,7 +42,7 @@ class BasicBlock(nn.Module):
     def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None,
                  generator: Seed = None) -> None:
         super().__init__()
-        rng = np.random.default_rng(generator)
+        rng = _rng(generator)
         self.conv1 = conv3x3(inplanes, planes, stride, generator=rng)
         self.bn1 = nn.BatchNorm2d(planes)
         self.relu = nn.ReLU(inplace=True)
@@ -65,7 +66,7 @@ class Bottleneck(nn.Module):
     def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None,
                  generator: Seed = None) -> None:
         super().__init__()
-        rng = np.random.default_rng(generator)
+        rng = _rng(generator)
         self.conv1 = conv1x1(inplanes, planes, generator=rng)
         self.bn1 = nn.BatchNorm2d(planes)
         self.conv2 = conv3x3(planes, planes, stride, generator=rng)
@@ -116,7 +117,7 @@ class ResNet(nn.Module):
     def __init__(self, block: type[BasicBlock] | type[Bottleneck], layers: list[int], num_classes: int = 1000,
                  in_channels: int = 3, zero_init_residual: bool = False, generator: Seed = None) -> None:
         super().__init__()
-        rng = np.random.default_rng(generator)
+        rng = _rng(generator)
         self.inplanes = 64
         self.conv1 = nn.Conv2d(in_channels, 64, 7, stride=2, padding=3, bias=False, generator=rng)
         self.bn1 = nn.BatchNorm2d(64)

@@ -6,6 +6,7 @@ import numpy as np
 
 import cnnlab  # noqa: F401  (used by the doctest)
 from cnnlab import nn
+from cnnlab.random import rng as _rng
 from cnnlab.models._errors import names_failing_layer
 from cnnlab.tensor import Tensor
 
@@ -49,7 +50,7 @@ class TinyVGG(nn.Module):
 
     def __init__(self, num_classes: int = 10, in_channels: int = 3, filters: int = 10, generator: Seed = None) -> None:
         super().__init__()
-        rng = np.random.default_rng(generator)
+        rng = _rng(generator)
         self.features = nn.Sequential(
             nn.Conv2d(in_channels, filters, 3, generator=rng), nn.ReLU(),
             nn.Conv2d(filters, filters, 3, generator=rng), nn.ReLU(),

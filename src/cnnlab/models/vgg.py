@@ -14,6 +14,7 @@ import numpy as np
 
 import cnnlab  # noqa: F401  (used by the doctests)
 from cnnlab import nn
+from cnnlab.random import rng as _rng
 from cnnlab.models._errors import names_failing_layer
 from cnnlab.tensor import Tensor
 
@@ -40,7 +41,7 @@ def make_layers(config: list[int | str], in_channels: int = 3, batch_norm: bool 
           (2): MaxPool2d(kernel_size=2, stride=2, padding=0, dilation=1, ceil_mode=False)
         )
     """
-    rng = np.random.default_rng(generator)
+    rng = _rng(generator)
     layers: list[nn.Module] = []
     for v in config:
         if v == "M":
@@ -75,7 +76,7 @@ class VGG(nn.Module):
     def __init__(self, features: nn.Module, num_classes: int = 1000, init_weights: bool = True,
                  dropout: float = 0.5, generator: Seed = None) -> None:
         super().__init__()
-        rng = np.random.default_rng(generator)
+        rng = _rng(generator)
         self.features = features
         self.avgpool = nn.AdaptiveAvgPool2d((7, 7))
         self.classifier = nn.Sequential(
@@ -102,7 +103,7 @@ class VGG(nn.Module):
 
 
 def _vgg(config: str, batch_norm: bool, num_classes: int, in_channels: int, generator: Seed, **kwargs: Any) -> VGG:
-    rng = np.random.default_rng(generator)
+    rng = _rng(generator)
     features = make_layers(CONFIGS[config], in_channels, batch_norm, generator=rng)
     return VGG(features, num_classes=num_classes, generator=rng, **kwargs)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 import cnnlab.functional as F
+from cnnlab import random as _random
 from cnnlab.nn.module import Module
 from cnnlab.tensor import Tensor
 
@@ -18,7 +19,8 @@ class Dropout(Module):
     Args:
         p: probability of zeroing an element, in [0, 1].
         inplace: accepted for PyTorch compatibility; the result is always a new tensor.
-        generator: numpy Generator or int seed for the masks (None: a fresh generator).
+        generator: ``cnnlab.Generator``, numpy Generator or int seed for the masks (None: the
+            default generator, ``cnnlab.manual_seed``).
 
     Example:
         >>> drop = Dropout(0.5, generator=0)
@@ -35,7 +37,7 @@ class Dropout(Module):
         if not 0 <= p <= 1:
             raise ValueError(f"Dropout: p must be a probability in [0, 1] (got {p})")
         self.p, self.inplace = p, inplace
-        self.generator = np.random.default_rng(generator)
+        self.generator = None if generator is None else _random.rng(generator, "Dropout")
 
     def forward(self, input: Tensor) -> Tensor:
         return F.dropout(input, self.p, self.training, generator=self.generator)

@@ -1,7 +1,7 @@
 """Weight initialisation, as ``torch.nn.init``: each function fills a tensor in place and returns it.
 
-Randomness always comes from ``generator``: an ``np.random.Generator``, an int seed, or
-``None`` for a fresh generator seeded by the OS. Values are drawn in float64 and then
+Randomness always comes from ``generator``: a ``cnnlab.Generator``, an ``np.random.Generator``,
+an int seed, or ``None`` for the default generator (``cnnlab.manual_seed``). Values are drawn in float64 and then
 stored in the tensor's own dtype.
 
 Why the scales: a layer computing ``sum_i w_i x_i`` over ``fan_in`` inputs multiplies the
@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from cnnlab import random as _random
 from cnnlab.tensor import Tensor
 
 Rng = np.random.Generator | int | None
@@ -25,9 +26,7 @@ _LINEAR_FNS = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv
 
 
 def _rng(generator: Rng) -> np.random.Generator:
-    if generator is not None and not isinstance(generator, (np.random.Generator, int, np.integer)):
-        raise TypeError(f"init: generator must be a numpy Generator, an int seed or None (got {type(generator).__name__})")
-    return np.random.default_rng(generator)
+    return _random.rng(generator, "init")
 
 
 def _fill(tensor: Tensor, values: Any) -> Tensor:
@@ -153,7 +152,7 @@ def default_(weight: Tensor, bias: Tensor | None, generator: np.random.Generator
     weight ~ kaiming_uniform(a=sqrt(5)) = U(-1/sqrt(fan_in), 1/sqrt(fan_in)), and
     bias ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)), drawn from one stream.
     """
-    rng = np.random.default_rng(generator)  # one stream for both draws, even from an int seed
+    rng = _rng(generator)  # one stream for both draws, even from an int seed
     kaiming_uniform_(weight, a=math.sqrt(5), generator=rng)
     if bias is not None:
         fan_in, _ = _calculate_fan_in_and_fan_out(weight)

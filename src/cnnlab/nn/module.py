@@ -15,6 +15,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple
 
 import numpy as np
 
+from cnnlab.devices import parse_to
 from cnnlab.tensor import Tensor
 
 
@@ -311,14 +312,17 @@ class Module:
             else:
                 p.grad.data[...] = 0
 
-    def to(self, dtype: Any) -> "Module":
-        """Convert floating point parameters, their gradients and buffers to ``dtype``, in place.
+    def to(self, *args: Any, **kwargs: Any) -> "Module":
+        """Convert floating point parameters, their gradients and buffers to a dtype, in place.
 
-        The ``Parameter`` objects stay the same (only their arrays change), so an optimizer
-        built before the conversion still holds them. Integer buffers (BatchNorm's
-        ``num_batches_tracked``) keep their type.
+        Takes torch's forms: ``to(dtype)``, ``to('cpu')``, ``to('cpu', dtype)``, ``to(tensor)``
+        (cnnlab runs on the CPU only). The ``Parameter`` objects stay the same (only their
+        arrays change), so an optimizer built before the conversion still holds them.
+        Integer buffers (BatchNorm's ``num_batches_tracked``) keep their type.
         """
-        dtype = np.dtype(dtype)
+        dtype, _ = parse_to("Module.to", args, kwargs)
+        if dtype is None:
+            return self
         if dtype.kind != "f":
             raise TypeError(f"Module.to: only floating point dtypes are supported (got {dtype})")
         for t in [*self.parameters(), *self.buffers()]:
@@ -326,6 +330,9 @@ class Module:
                 t.data = t.data.astype(dtype, copy=False)
                 if t.grad is not None:
                     t.grad.data = t.grad.data.astype(dtype, copy=False)
+        return self
+
+    def cpu(self) -> "Module":
         return self
 
     def float(self) -> "Module":

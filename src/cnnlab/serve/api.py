@@ -312,7 +312,7 @@ class Explorer:
             model, ckpt = load_model(self.checkpoint)
         info, self.preprocess = ckpt.info, ckpt.preprocess
         self.info = {"model": info["model"], "epoch": info["epoch"],
-                     "test_acc": (info.get("history") or {}).get("test_acc", [None])[-1]}
+                     "test_acc": (info["history"]["test_acc"] or [None])[-1]}
         for name, module in model.named_modules():
             if name and not module._modules:  # the leaves: every layer that computes something
                 module.register_forward_hook(

@@ -407,6 +407,7 @@ def _zoo(page: _Page, s: _Section, names: Sequence[str], seed: int) -> None:
 def _priors(page: _Page, s: _Section, lenet_dir: Path, seed: int, digits: int) -> None:
     from cnnlab import filters
     from cnnlab.analysis import theory
+    from cnnlab.checkpoint import load_model
     from cnnlab.viz.matrix import conv_matrix_picture
 
     c = theory.connectivity((3, 32, 32), 6, 5)
@@ -414,7 +415,7 @@ def _priors(page: _Page, s: _Section, lenet_dir: Path, seed: int, digits: int) -
     photo = filters.sample("camera")[:280, :320]
     edge = theory.edge_detection(image=photo)
     edges = filters.to_uint8(filters.apply(photo, np.array([[-1.0, 1.0]]), border="zeros")[:, 1:], "rescale")
-    eq = theory.equivariance(seed=seed, checkpoint=os.fspath(lenet_dir))
+    eq = theory.equivariance(seed=seed, model=load_model(lenet_dir)[0])
     pool = theory.pooling_invariance(theory.mnist_digits(digits))
     s.parts += [
         _p("A convolution is a fully connected layer under an infinitely strong prior: the weights outside each "

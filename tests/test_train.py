@@ -11,7 +11,7 @@ import pytest
 import cnnlab
 from cnnlab import models
 from cnnlab.cli import main
-from cnnlab.io import load_safetensors
+from cnnlab.io import load_safetensors, save_safetensors
 from cnnlab.checkpoint import INFO_FILE, load_checkpoint, save_checkpoint_files
 from cnnlab.train import TrainConfig, TrainingError, load_model, train
 
@@ -141,7 +141,7 @@ def test_cli_train_eval_predict(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["train", "--model", "nonet"], r"unknown model 'nonet'; valid models: .*lenet5"),
+    (["train", "--model", "nonet"], r"--model must be one of .*lenet5.* \(got 'nonet'\)"),
     (["train", "--data", "mnist6k"], r"unknown dataset 'mnist6k'; valid: mnist5k"),
     (["train", "--data", "folder:/nonexistent/place"], r"folder"),
     (["eval", "/nonexistent/ckpt"], r"does not exist"),

@@ -37,7 +37,8 @@ __all__ = ["FORMAT", "INFO_FILE", "Checkpoint", "build_model", "load_checkpoint"
 FORMAT = "cnnlab-checkpoint-2"
 INFO_FILE = "checkpoint.json"
 HISTORY_KEYS = ("train_loss", "train_acc", "test_loss", "test_acc", "seconds")
-_OURS = re.compile(r"^(model|optimizer)(-\d+-[0-9a-f]{8})?\.safetensors$|^\.(model|optimizer|checkpoint)\S*\.tmp$")
+# files only a save writes: weight files of other epochs or interrupted saves, and temp files
+_OURS = re.compile(r"^(model|optimizer)-\d{4,}-[0-9a-f]{8}\.safetensors$|^\.(model|optimizer|checkpoint)\S*\.tmp$")
 
 
 @dataclass
@@ -82,6 +83,7 @@ def save_checkpoint_files(folder: str | os.PathLike, weights: Mapping[str, np.nd
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    previous = _named_files(folder)
     tag = f"{int(info['epoch']):04d}-{secrets.token_hex(4)}"
     files: dict[str, Any] = {}
     for kind, arrays in (("model", weights), ("optimizer", optimizer)):
@@ -94,11 +96,20 @@ def save_checkpoint_files(folder: str | os.PathLike, weights: Mapping[str, np.nd
     save_json_atomic(folder / INFO_FILE, {**info, "format": FORMAT, "files": files})
     keep = {f["name"] for f in files.values() if f is not None}
     for path in folder.iterdir():  # files of earlier epochs and of interrupted writes
-        if path.name not in keep and _OURS.match(path.name):
+        if path.name not in keep and (path.name in previous or _OURS.match(path.name)):
             try:
                 path.unlink()
             except OSError:  # e.g. a folder made read-only since: the checkpoint is complete anyway
                 pass
+
+
+def _named_files(folder: Path) -> set[str]:
+    """The weight files the folder's current ``checkpoint.json`` names (none if it has no valid one)."""
+    try:
+        files = load_json(folder / INFO_FILE)["files"]
+        return {f["name"] for f in files.values() if f is not None and Path(f["name"]).name == f["name"]}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return set()
 
 
 def _is_int(v: Any) -> bool:

@@ -360,3 +360,23 @@ def test_class_names_travel_and_predict_prints_them(data, tmp_path, capsys):
     assert main(["predict", os.fspath(out), os.fspath(picture), "--top", "3"]) == 0
     line = capsys.readouterr().out.strip()
     assert line.startswith(os.fspath(picture)) and all(f"{name} (" in line for name in CLASSES)
+
+
+def test_a_save_removes_only_its_own_files(tmp_path):
+    folder = _saved(tmp_path)
+    (folder / "model.safetensors").write_bytes(b"the user's own file")
+    (folder / "notes.txt").write_text("mine")
+    ckpt = load_checkpoint(folder, optimizer=True)
+    old = {ckpt.file("model").name, ckpt.file("optimizer").name}
+    save_checkpoint_files(folder, ckpt.weights, ckpt.optimizer, {**ckpt.info, "epoch": 2})
+    names = {p.name for p in folder.iterdir()}
+    assert {"model.safetensors", "notes.txt"} <= names and not old & names
+    assert load_checkpoint(folder).info["epoch"] == 2
+
+
+def test_a_stored_config_of_the_wrong_type_names_the_key_on_resume(tmp_path, capsys):
+    folder = _saved(tmp_path)
+    _edit(folder, lambda i: i["config"].update(lr="fast"))
+    assert main(["train", "--resume", os.fspath(folder), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "checkpoint.json: key 'config.lr' must be a finite number > 0 (got 'fast')" in err

@@ -190,3 +190,24 @@ def test_ctrl_c_after_an_epoch_points_at_the_checkpoint(flat, tmp_path, capsys, 
     monkeypatch.undo()
     assert main(["train", "--resume", os.fspath(out), "--quiet"]) == 0
     assert load_checkpoint(out).info["epoch"] == 3
+
+
+def test_disk_full_while_saving_keeps_the_last_checkpoint_and_says_where(flat, tmp_path, capsys, monkeypatch):
+    import errno
+
+    import cnnlab.io
+
+    real, calls = cnnlab.io.write_atomic, []
+
+    def full_disk(path, write):
+        calls.append(path)
+        if len(calls) >= 4:  # epoch 2's first file
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real(path, write)
+
+    monkeypatch.setattr(cnnlab.io, "write_atomic", full_disk)
+    out = tmp_path / "out"
+    assert main(train_args(flat, out)) == 1
+    one_line(capsys, 1, rf"No space left on device; the last complete checkpoint is in {re.escape(os.fspath(out))} "
+                        r"\(epoch 1; continue with --resume")
+    assert load_checkpoint(out).info["epoch"] == 1

@@ -342,8 +342,14 @@ def _restore(ckpt: Checkpoint, model: Module, opt: optim.Optimizer, sched: Any) 
                                      f"{opt.param_groups[0]['params'][i].shape}")
         opt.load_state_dict({"state": state, "param_groups": saved["param_groups"]})
         if sched is not None and ckpt.info["scheduler"] is not None:
-            sched.load_state_dict(ckpt.info["scheduler"])
+            saved_sched, fresh = ckpt.info["scheduler"], sched.state_dict()
+            for key, value in fresh.items():
+                kind = (int, float) if isinstance(value, (int, float)) else type(value)
+                if key not in saved_sched or not isinstance(saved_sched[key], kind):
+                    raise ValueError(f"scheduler key {key!r} is missing or of the wrong type")
+            sched.load_state_dict(saved_sched)
     except (ValueError, TypeError, KeyError, IndexError, AttributeError) as e:
-        raise ValueError(f"{where}: damaged optimizer state ({type(e).__name__}: {' '.join(str(e).split())})") from None
+        raise ValueError(f"{where} (with {INFO_FILE}'s 'optimizer' and 'scheduler'): damaged optimizer state "
+                         f"({type(e).__name__}: {' '.join(str(e).split())})") from None
     history = History(**{k: list(v) for k, v in ckpt.info["history"].items() if k in History.__dataclass_fields__})
     return ckpt.info["epoch"], history

@@ -287,10 +287,12 @@ def test_damaged_weight_and_optimizer_files_name_the_file(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and new_file.name in err and "damaged optimizer state" in err
     save_checkpoint_files(folder, ckpt.weights, ckpt.optimizer, ckpt.info)
-    _edit(folder, lambda i: i["optimizer"].update(param_groups="x"))
-    assert main(["train", "--resume", os.fspath(folder), "--quiet"]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "damaged optimizer state" in err
+    for change in (lambda i: i["optimizer"].update(param_groups="x"), lambda i: i["scheduler"].update(last_epoch="x")):
+        _edit(folder, change)
+        assert main(["train", "--resume", os.fspath(folder), "--quiet"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "checkpoint.json's 'optimizer' and 'scheduler'): damaged optimizer state" in err
+        save_checkpoint_files(folder, ckpt.weights, ckpt.optimizer, ckpt.info)
 
 
 @pytest.mark.parametrize("value", [np.nan, np.inf])

@@ -101,6 +101,7 @@ def test_folder_without_train_test_is_split_stratified_and_seeded(flat):
     assert a.classes == list(CLASSES) and a.style == "resize"
     np.testing.assert_array_equal(a.test.indices, b.test.indices)
     labels = np.array([label for _, label in a.train.dataset.samples])
+    assert a.train.dataset.targets == labels.tolist()
     assert np.bincount(labels[a.test.indices]).tolist() == [3, 3, 3]  # 20% of each class's 15
     assert set(a.train.indices).isdisjoint(a.test.indices) and len(a.train) + len(a.test) == 45
 

@@ -54,7 +54,7 @@ def load_data(spec: str) -> Data:
                 raise ValueError(f"folder:{path}: train/ has classes {train.classes} but test/ has {test.classes}")
             return Data(train, test, train.classes, "resize")
         full = ImageFolder(root, mode="L", size=28)
-        labels = np.array([label for _, label in full.samples])
+        labels = np.array(full.targets)
         train_idx, test_idx = stratified_split(labels, 0.2, SPLIT_SEED)
         if len(train_idx) == 0 or len(test_idx) == 0:
             raise ValueError(f"folder:{path}: {len(labels)} images are too few to split 80/20 into train and test")

@@ -13,9 +13,7 @@ import urllib.request
 import numpy as np
 import pytest
 
-from cnnlab import models
 from cnnlab.cli import main
-from cnnlab.io import save_json_atomic, save_safetensors
 from cnnlab.serve import is_loopback, make_server
 from cnnlab.serve.app import ExplorerServer, _host_name
 

@@ -50,43 +50,73 @@ def _demo(args: argparse.Namespace) -> int:
 command("demo", "the lecture's worked convolution examples", configure=_demo_configure)(_demo)
 
 
+_TRAIN_OPTIONS = ("model", "data", "epochs", "batch_size", "optimizer", "lr", "weight_decay", "momentum", "schedule",
+                  "augment", "seed", "out")
+
+
 def _train_configure(p: argparse.ArgumentParser) -> None:
+    from cnnlab.data.spec import SPECS
     from cnnlab.train import OPTIMIZERS, SCHEDULES, TrainConfig
 
     d = TrainConfig()
-    p.add_argument("--model", default=d.model, help=f"model name (default {d.model}; see `cnnlab summary --list`)")
-    p.add_argument("--data", default=d.data, help="mnist5k (embedded), idx:DIR (MNIST IDX files) or folder:DIR (image folders)")
-    p.add_argument("--epochs", type=int, default=d.epochs, help=f"default {d.epochs}")
-    p.add_argument("--batch-size", type=int, default=d.batch_size, help=f"default {d.batch_size}")
-    p.add_argument("--optimizer", choices=OPTIMIZERS, default=d.optimizer, help=f"default {d.optimizer}")
-    p.add_argument("--lr", type=float, default=d.lr, help=f"(peak) learning rate, default {d.lr}")
-    p.add_argument("--weight-decay", type=float, default=d.weight_decay, help=f"default {d.weight_decay}")
-    p.add_argument("--momentum", type=float, default=d.momentum, help=f"for sgd and rmsprop, default {d.momentum}")
-    p.add_argument("--schedule", choices=SCHEDULES, default=d.schedule, help=f"learning-rate schedule, default {d.schedule}")
-    p.add_argument("--no-augment", dest="augment", action="store_false", help="no random affine augmentation")
-    p.add_argument("--seed", type=int, default=d.seed, help=f"default {d.seed}")
-    p.add_argument("--out", default=d.out, help=f"checkpoint folder, default {d.out}")
+    p.add_argument("--model", help=f"model name (default {d.model}; see `cnnlab summary --list`)")
+    p.add_argument("--data", help=f"{SPECS}; default {d.data}")
+    p.add_argument("--epochs", type=int, help=f"default {d.epochs}; with --resume: a new total (schedule 'none' only)")
+    p.add_argument("--batch-size", type=int, help=f"default {d.batch_size}")
+    p.add_argument("--optimizer", choices=OPTIMIZERS, help=f"default {d.optimizer}")
+    p.add_argument("--lr", type=float, help=f"(peak) learning rate, default {d.lr}")
+    p.add_argument("--weight-decay", type=float, help=f"default {d.weight_decay}")
+    p.add_argument("--momentum", type=float, help=f"for sgd and rmsprop, default {d.momentum}")
+    p.add_argument("--schedule", choices=SCHEDULES, help=f"learning-rate schedule, default {d.schedule}")
+    p.add_argument("--no-augment", dest="augment", action="store_const", const=False, help="no random affine augmentation")
+    p.add_argument("--seed", type=int, help=f"default {d.seed}")
+    p.add_argument("--out", help=f"checkpoint folder, default {d.out}")
     p.add_argument("--resume", metavar="DIR", help="continue the run saved in DIR (its settings are used)")
+    p.add_argument("--overwrite", action="store_true", help="replace a run already in --out")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _option(field: str) -> str:
+    return "--no-augment" if field == "augment" else "--" + field.replace("_", "-")
 
 
 def _train(args: argparse.Namespace) -> int:
     """Train a model with progress bars; checkpoints after every epoch."""
+    import dataclasses
     import time
+    from pathlib import Path
 
     from tqdm import tqdm
 
-    from cnnlab.train import TrainConfig, TrainingError, train
+    from cnnlab.checkpoint import INFO_FILE, load_checkpoint
+    from cnnlab.train import ConfigError, TrainConfig, TrainingError, train
 
-    config = TrainConfig(model=args.model, data=args.data, epochs=args.epochs, batch_size=args.batch_size,
-                         optimizer=args.optimizer, lr=args.lr, weight_decay=args.weight_decay, momentum=args.momentum,
-                         schedule=args.schedule, augment=args.augment, seed=args.seed, out=args.out)
+    given = {k: getattr(args, k) for k in _TRAIN_OPTIONS if getattr(args, k) is not None}
+    if args.resume is not None:
+        others = [_option(k) for k in given if k != "epochs"] + (["--overwrite"] if args.overwrite else [])
+        if others:
+            raise ValueError(f"{others[0]} cannot be given with --resume: the run continues with its own settings "
+                             "(only --epochs may change)")
+        config, out = None, args.resume
+    else:
+        config = TrainConfig(**{**dataclasses.asdict(TrainConfig()), **given})
+        out = config.out
+        try:
+            config.check()
+        except ConfigError as e:
+            raise ValueError(f"{_option(e.field)} {e.message}") from None
+        if not args.overwrite and (Path(out) / INFO_FILE).exists():
+            raise ValueError(f"--out {out} already holds a training run: continue it with --resume {out}, "
+                             "or replace it with --overwrite")
     bar = None
     began = time.perf_counter()
+    saved: list[int] = []
+    started = False
 
     def show(event: str, info: dict) -> None:
-        nonlocal bar
+        nonlocal bar, started
         if event == "start":
+            started = True
             c = info["config"]
             print(f"training {c.model} on {c.data} ({info['train_size']} train / {info['test_size']} test images), "
                   f"{c.epochs} epochs of {info['steps']} steps, {c.optimizer} lr {c.lr:g} {c.schedule}"
@@ -101,6 +131,7 @@ def _train(args: argparse.Namespace) -> int:
             if info["step"] % 10 == 0:
                 bar.set_postfix(loss=f"{info['loss']:.4f}", acc=f"{info['acc']:.3f}")
         elif event == "epoch":
+            saved.append(info["epoch"] + 1)
             if bar is not None:
                 bar.close()
                 bar = None
@@ -112,22 +143,36 @@ def _train(args: argparse.Namespace) -> int:
             print(f"done: test accuracy {h.test_acc[-1]:.4f} (best {max(h.test_acc):.4f}) in "
                   f"{time.perf_counter() - began:.1f}s; checkpoint in {info['out']}")
 
+    def where() -> str:
+        """Where the last complete checkpoint is, said honestly."""
+        try:
+            epoch = load_checkpoint(out).info["epoch"]
+        except (ValueError, OSError):
+            return "no checkpoint was written"
+        if saved or args.resume is not None:
+            return f"the last complete checkpoint is in {out} (epoch {epoch}; continue with --resume {out})"
+        return f"no epoch was saved; {out} still holds the earlier run (epoch {epoch}), not replaced"
+
     try:
-        train(config, resume=args.resume, callback=show)
+        train(config, resume=args.resume, callback=show, epochs=args.epochs if args.resume is not None else None,
+              overwrite=args.overwrite)
         from cnnlab.viz import report_checkpoint
 
-        written = report_checkpoint(args.resume or args.out)
+        written = report_checkpoint(out)
         print("pictures: " + ", ".join(str(p) for p in written.values()))
-    except TrainingError as e:
+    except ConfigError as e:
+        raise ValueError(f"{_option(e.field)} {e.message}") from None
+    except (TrainingError, OSError) as e:
         if bar is not None:
             bar.close()
-        print(f"cnnlab train: error: {e}", file=sys.stderr)
+        if isinstance(e, OSError) and not started:
+            raise
+        print(f"cnnlab train: error: {e}; {where()}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         if bar is not None:
             bar.close()
-        print(f"cnnlab train: interrupted; the last complete checkpoint is in {args.resume or args.out} "
-              f"(continue with --resume)", file=sys.stderr)
+        print(f"cnnlab train: interrupted; {where()}", file=sys.stderr)
         return 130
     return 0
 
@@ -142,15 +187,22 @@ def _eval_configure(p: argparse.ArgumentParser) -> None:
 
 def _eval(args: argparse.Namespace) -> int:
     """Accuracy and loss of a checkpoint on a test split."""
+    from cnnlab.checkpoint import load_model
     from cnnlab.data.loader import as_arrays
-    from cnnlab.train import _normalize, evaluate, load_data, load_model
+    from cnnlab.data.preprocess import normalize
+    from cnnlab.data.spec import load_data
+    from cnnlab.evaluate import evaluate
 
-    model, info = load_model(args.checkpoint)
-    spec = args.data or info["config"]["data"]
-    _, test = load_data(spec)
-    images, labels = as_arrays(test)
-    loss, acc, pred = evaluate(model, _normalize(images), labels)
-    print(f"{info['model']} (epoch {info['epoch']}) on {spec} test split: accuracy {acc:.4f} "
+    model, ckpt = load_model(args.checkpoint)
+    spec = args.data or ckpt.info["config"]["data"]
+    images, labels = as_arrays(load_data(spec).test)
+    p = ckpt.preprocess
+    if images.shape[1:] != (p.channels, *p.size) or labels.max(initial=0) >= len(ckpt.classes):
+        raise ValueError(f"--data {spec}: its test images {images.shape[1:]} with labels up to {labels.max(initial=0)} "
+                         f"do not fit the checkpoint's model ({p.channels}x{p.size[0]}x{p.size[1]} images, "
+                         f"{len(ckpt.classes)} classes)")
+    loss, acc, pred = evaluate(model, normalize(images, p), labels)
+    print(f"{ckpt.info['model']} (epoch {ckpt.info['epoch']}) on {spec} test split: accuracy {acc:.4f} "
           f"({int((pred == labels).sum())}/{len(labels)}), loss {loss:.4f}")
     return 0
 
@@ -165,28 +217,33 @@ def _predict_configure(p: argparse.ArgumentParser) -> None:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    """Classify images, converted the way MNIST digits were prepared."""
+    """Classify images, prepared as the checkpoint's training images were."""
     import os
+    from importlib.resources import files
 
     import numpy as np
 
     import cnnlab.functional as F
     from cnnlab import models
-    from cnnlab.data.transforms import mnist_style
+    from cnnlab.checkpoint import load_model
+    from cnnlab.data.preprocess import prepare
     from cnnlab.imageio import read_image
     from cnnlab.tensor import Tensor, no_grad
-    from cnnlab.train import _normalize, load_model
 
-    if not os.path.exists(args.checkpoint) and args.checkpoint.lower() in models.list():  # its shipped weights
-        model = models.get_model(args.checkpoint, weights="DEFAULT").eval()
-    else:
-        model, info = load_model(args.checkpoint)
-    batch = np.stack([mnist_style(read_image(path, mode="L"))[None] for path in args.images])
+    target = args.checkpoint
+    if not os.path.exists(target) and target.lower() in models.list():  # a model name: its shipped weights
+        target = files("cnnlab").joinpath(models.get_model_weights(target).DEFAULT.url).parent
+    model, ckpt = load_model(target)
+    classes = ckpt.classes
+    if not 1 <= args.top <= len(classes):
+        raise ValueError(f"--top must be between 1 and {len(classes)}, the number of classes (got {args.top})")
+    mode = "L" if ckpt.preprocess.channels == 1 else "RGB"
+    batch = np.stack([prepare(read_image(path, mode=mode), ckpt.preprocess) for path in args.images])
     with no_grad():
-        probs = F.softmax(model(Tensor(_normalize(batch))), dim=1).numpy()
+        probs = F.softmax(model(Tensor(batch)), dim=1).numpy()
     for path, p in zip(args.images, probs):
-        top = np.argsort(-p)[:args.top]
-        print(f"{path}: " + ", ".join(f"{c} ({p[c]:.1%})" for c in top))
+        top = np.argsort(-p, kind="stable")[:args.top]
+        print(f"{path}: " + ", ".join(f"{classes[c]} ({p[c]:.1%})" for c in top))
     return 0
 
 
@@ -306,11 +363,21 @@ def _theory(args: argparse.Namespace) -> int:
     from cnnlab.analysis.theory import TOPICS, run
 
     size = parse_size(args.input, "theory") if args.input else None
+    model = None
+    if args.topic in ("equivariance", "all"):
+        import os
+
+        from cnnlab.checkpoint import INFO_FILE, load_model
+        from cnnlab.train import TrainConfig
+
+        default = TrainConfig().out  # `cnnlab train`'s folder, used when it holds a run
+        path = args.checkpoint or (default if os.path.isfile(os.path.join(default, INFO_FILE)) else None)
+        model = load_model(path)[0] if path is not None else None
     results = {}
     for topic in TOPICS if args.topic == "all" else [args.topic]:
         results[topic], text = run(topic, input=size, kernel=args.kernel, out_channels=args.out_channels,
                                    stride=args.stride, padding=args.padding, dilation=args.dilation, groups=args.groups,
-                                   seed=args.seed, show=args.show, checkpoint=args.checkpoint, images=args.images)
+                                   seed=args.seed, show=args.show, model=model, images=args.images)
         if not args.json:
             print(("" if len(results) == 1 else "\n") + f"== {topic} ==\n{text}" if args.topic == "all" else text)
     if args.json:
@@ -525,17 +592,18 @@ def _viz(args: argparse.Namespace) -> int:
         picture = viz.checkpoint_filters(args.checkpoint, args.layer, args.scale)
         what = f"filters of {args.layer or 'the first conv layer'}, before and after training"
     elif args.what == "activations":
-        from cnnlab.data.transforms import mnist_style
+        from cnnlab.checkpoint import load_model
+        from cnnlab.data.preprocess import prepare
         from cnnlab.imageio import read_image
-        from cnnlab.train import _normalize, load_model
 
         if args.max_channels < 1:
             raise ValueError(f"--max-channels must be positive (got {args.max_channels})")
-        model, info = load_model(args.checkpoint)
-        digit = _normalize(mnist_style(read_image(args.image, mode="L"))[None])  # (1, 28, 28)
+        model, ckpt = load_model(args.checkpoint)
+        image = read_image(args.image, mode="L" if ckpt.preprocess.channels == 1 else "RGB")
+        digit = prepare(image, ckpt.preprocess)  # (C, H, W)
         layers = [n.strip() for n in args.layers.split(",")] if args.layers else None
         picture = viz.activations(model, digit, layers, max_channels=args.max_channels,
-                                  title=f"activation maps of {info['model']} for {args.image}")
+                                  title=f"activation maps of {ckpt.info['model']} for {args.image}")
         what = f"activation maps of {args.image}"
     else:
         W, H, D = parse_size(args.input, "viz matrix")

@@ -1,17 +1,19 @@
 """The training loop, evaluation and checkpoints.
 
 A run is described by a ``TrainConfig``. ``train`` runs it epoch by epoch and, after
-every epoch, writes a checkpoint folder:
+every epoch, saves a checkpoint with ``cnnlab.checkpoint.save_checkpoint_files``: the
+weights, the optimizer's arrays and ``checkpoint.json`` (model, config, epoch, class
+names, the preprocessing contract, optimizer hyper-parameters, scheduler state, metrics),
+written as one unit: a crash at any moment leaves the previous checkpoint or the new one.
+Ctrl-C is held back while a checkpoint is written.
 
-- ``model.safetensors``: the weights and buffers under PyTorch's ``state_dict`` keys;
-- ``optimizer.safetensors``: the optimizer's per-parameter state arrays;
-- ``checkpoint.json``: model name, config, epoch, optimizer hyper-parameters, scheduler
-  state and the metrics so far. It is written last and is the commit point.
-
-Each file is written atomically (temp file, then rename) and Ctrl-C is held back while
-they are written, so an interrupted run always leaves the last complete checkpoint.
 Every epoch's randomness (order and augmentation) is ``default_rng([seed, epoch])``, so
 ``train(resume=DIR)`` ends with exactly the weights of an uninterrupted run.
+
+Resuming with another number of epochs: a run whose schedule is ``'none'`` (a constant
+learning rate) may be extended or shortened to any total not below the epochs done, and
+ends as an uninterrupted run of that many epochs would; the other schedules depend on the
+total, so their epochs cannot change.
 """
 
 from __future__ import annotations
@@ -30,20 +32,31 @@ import numpy as np
 
 import cnnlab.functional as F
 from cnnlab import models, optim
+from cnnlab.checkpoint import INFO_FILE, Checkpoint, build_model, load_checkpoint, load_model, save_checkpoint_files
 from cnnlab.data import DataLoader, transforms
 from cnnlab.data.loader import ArrayDataset, as_arrays
-from cnnlab.io import load_json, load_safetensors, save_json_atomic, save_safetensors
+from cnnlab.data.preprocess import MNIST_PREPROCESS, Preprocess, compute_preprocess, normalize
+from cnnlab.data.spec import load_data
+from cnnlab.evaluate import evaluate
 from cnnlab.nn import Module
-from cnnlab.tensor import Tensor, no_grad
+from cnnlab.suggest import did_you_mean
 
-MODEL_FILE, OPTIMIZER_FILE, INFO_FILE = "model.safetensors", "optimizer.safetensors", "checkpoint.json"
+__all__ = ["History", "TrainConfig", "TrainingError", "build", "evaluate", "load_model", "save_checkpoint", "train"]
+
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 SCHEDULES = ("onecycle", "cosine", "step", "none")
-MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 
 
 class TrainingError(RuntimeError):
     """Training cannot go on (e.g. the loss is not finite)."""
+
+
+class ConfigError(ValueError):
+    """A bad ``TrainConfig`` value; ``field`` names it (the CLI turns it into its option)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field} {message}")
+        self.field, self.message = field, message
 
 
 @dataclass
@@ -64,16 +77,33 @@ class TrainConfig:
     out: str = "runs/lenet5"
 
     def check(self) -> None:
-        models.canonical_name(self.model)  # any case; an unknown name raises, suggesting the closest
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"unknown optimizer {self.optimizer!r}; valid: {', '.join(OPTIMIZERS)}")
-        if self.schedule not in SCHEDULES:
-            raise ValueError(f"unknown schedule {self.schedule!r}; valid: {', '.join(SCHEDULES)}")
+        """Raise ``ConfigError`` (a ValueError) naming the first bad field."""
+        def choice(name: str, valid: tuple[str, ...] | list[str]) -> None:
+            if getattr(self, name) not in valid:
+                raise ConfigError(name, f"must be one of {', '.join(valid)} (got {getattr(self, name)!r})")
+
+        def number(name: str, ok: Callable[[Any], bool], expected: str, integer: bool = False) -> None:
+            v = getattr(self, name)
+            kind = (int,) if integer else (int, float)
+            if isinstance(v, bool) or not isinstance(v, kind) or not ok(v):
+                raise ConfigError(name, f"must be {expected} (got {v!r})")
+
+        if not isinstance(self.model, str) or self.model.lower() not in models.list():
+            raise ConfigError("model", f"must be one of {', '.join(models.list())} (got {self.model!r})"
+                                       f"{did_you_mean(str(self.model), models.list())}")
+        choice("optimizer", OPTIMIZERS)
+        choice("schedule", SCHEDULES)
         for name in ("epochs", "batch_size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1 (got {getattr(self, name)})")
-        if not self.lr > 0:
-            raise ValueError(f"lr must be positive (got {self.lr})")
+            number(name, lambda v: v >= 1, "an integer >= 1", integer=True)
+        number("seed", lambda v: 0 <= v < 2**63, "an integer >= 0", integer=True)
+        number("lr", lambda v: math.isfinite(v) and v > 0, "a finite number > 0")
+        number("weight_decay", lambda v: math.isfinite(v) and v >= 0, "a finite number >= 0")
+        number("momentum", lambda v: math.isfinite(v) and 0 <= v < 1, "a number in [0, 1)")
+        for name in ("model", "data", "out"):
+            if not isinstance(getattr(self, name), str):
+                raise ConfigError(name, f"must be a string (got {getattr(self, name)!r})")
+        if not isinstance(self.augment, bool):
+            raise ConfigError("augment", f"must be true or false (got {self.augment!r})")
 
 
 @dataclass
@@ -87,46 +117,20 @@ class History:
     seconds: list[float] = field(default_factory=list)
 
 
-# --- data -------------------------------------------------------------------------------
-def load_data(spec: str) -> tuple[Any, Any]:
-    """The (train, test) datasets named by ``spec``: ``mnist5k``, ``idx:DIR`` or ``folder:DIR``.
-
-    ``idx:DIR`` reads the four standard MNIST / Fashion-MNIST IDX files in DIR.
-    ``folder:DIR`` reads ``DIR/train`` and ``DIR/test`` (one subfolder per class) as
-    28x28 grayscale, or, without those, all of DIR split 80/20 by class.
-    """
-    from cnnlab.data import MNIST, ImageFolder, Subset, mnist5k
-    from cnnlab.data.mnist import stratified_split
-
-    kind, _, path = spec.partition(":")
-    if kind == "mnist5k" and not path:
-        return mnist5k("train"), mnist5k("test")
-    if kind == "idx" and path:
-        return MNIST(path, train=True), MNIST(path, train=False)
-    if kind == "folder" and path:
-        root = Path(path)
-        if (root / "train").is_dir() and (root / "test").is_dir():
-            return ImageFolder(root / "train", mode="L", size=28), ImageFolder(root / "test", mode="L", size=28)
-        full = ImageFolder(root, mode="L", size=28)
-        train_idx, test_idx = stratified_split(np.asarray(full.labels), 0.2, seed=0)
-        return Subset(full, train_idx), Subset(full, test_idx)
-    raise ValueError(f"unknown dataset {spec!r}; valid: mnist5k, idx:DIR (MNIST IDX files), folder:DIR (image folders)")
+def _preprocess(spec: str, style: str, images: np.ndarray) -> Preprocess:
+    """The embedded digits keep MNIST's usual constants; other data gets its own statistics."""
+    return MNIST_PREPROCESS if spec == "mnist5k" else compute_preprocess(images, style)
 
 
-def _normalize(images: np.ndarray) -> np.ndarray:
-    return ((images - MNIST_MEAN) / MNIST_STD).astype(np.float32)
-
-
-def _augment(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Small random rotations, scalings and shifts of every digit, then normalisation."""
+def _augment(images: np.ndarray, rng: np.random.Generator, preprocess: Preprocess) -> np.ndarray:
+    """Small random rotations, scalings and shifts of every image, then normalisation."""
     images = transforms.random_affine_batch(images, rng, degrees=10, translate=(0.08, 0.08), scale=(0.9, 1.1))
-    return _normalize(images)
+    return normalize(images, preprocess)
 
 
-# --- model, optimizer, scheduler ----------------------------------------------------------
 def build(config: TrainConfig, steps_per_epoch: int, num_classes: int = 10) -> tuple[Module, optim.Optimizer, Any]:
     """The model (seeded from ``config.seed``), its optimizer and learning-rate schedule."""
-    model = models.get(config.model, num_classes=num_classes, generator=np.random.default_rng([config.seed, 2**31]))
+    model = build_model(config.model, num_classes, config.seed)
     params = model.parameters()
     if config.optimizer == "sgd":
         opt = optim.SGD(params, lr=config.lr, momentum=config.momentum, nesterov=config.momentum > 0,
@@ -148,7 +152,6 @@ def build(config: TrainConfig, steps_per_epoch: int, num_classes: int = 10) -> t
     return model, opt, sched
 
 
-# --- checkpoints --------------------------------------------------------------------------
 @contextlib.contextmanager
 def _hold_interrupts() -> Iterator[None]:
     """Defer Ctrl-C until the block is done, so that a checkpoint is never half written."""
@@ -170,17 +173,18 @@ def _hold_interrupts() -> Iterator[None]:
 
 
 def save_checkpoint(folder: str | os.PathLike, model: Module, opt: optim.Optimizer, sched: Any,
-                    config: TrainConfig, epoch: int, history: History) -> None:
-    """Write the three checkpoint files of ``epoch`` (1-based: epochs completed)."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+                    config: TrainConfig, epoch: int, history: History, classes: list[str] | None = None,
+                    preprocess: Preprocess = MNIST_PREPROCESS) -> None:
+    """Save the checkpoint of ``epoch`` (1-based: epochs completed) as one unit."""
+    num_classes = _num_classes(model)
     state = opt.state_dict()
     arrays = {f"{i}.{k}": np.asarray(v) for i, s in state["state"].items() for k, v in s.items() if np.ndim(v) > 0}
     scalars = {str(i): {k: float(v) for k, v in s.items() if np.ndim(v) == 0} for i, s in state["state"].items()}
     info = {
-        "format": "cnnlab-checkpoint-1",
         "model": config.model,
-        "model_kwargs": {"num_classes": _num_classes(model)},
+        "model_kwargs": {"num_classes": num_classes},
+        "classes": list(classes) if classes is not None else [str(c) for c in range(num_classes)],
+        "preprocess": preprocess.to_dict(),
         "config": dataclasses.asdict(config),
         "epoch": epoch,
         "optimizer": {"param_groups": state["param_groups"], "scalars": scalars},
@@ -188,10 +192,7 @@ def save_checkpoint(folder: str | os.PathLike, model: Module, opt: optim.Optimiz
         "history": dataclasses.asdict(history),
     }
     with _hold_interrupts():
-        save_safetensors(folder / MODEL_FILE, {k: v.numpy() for k, v in model.state_dict().items()},
-                         metadata={"model": config.model, "epoch": str(epoch)})
-        save_safetensors(folder / OPTIMIZER_FILE, arrays)
-        save_json_atomic(folder / INFO_FILE, _jsonable(info))
+        save_checkpoint_files(folder, {k: v.numpy() for k, v in model.state_dict().items()}, arrays, _jsonable(info))
 
 
 def _jsonable(obj: Any) -> Any:
@@ -204,77 +205,83 @@ def _jsonable(obj: Any) -> Any:
     return obj
 
 
-def read_checkpoint(path: str | os.PathLike) -> tuple[Path, dict[str, Any]]:
-    """The checkpoint folder and its ``checkpoint.json``, for a folder or a file inside it."""
-    path = Path(path)
-    folder = path if path.is_dir() else path.parent
-    info_path = folder / INFO_FILE
-    if not path.exists():
-        raise ValueError(f"checkpoint {os.fspath(path)!r} does not exist")
-    if not info_path.is_file():
-        raise ValueError(f"{os.fspath(folder)!r} is not a cnnlab checkpoint: {INFO_FILE} is missing")
-    info = load_json(info_path)
-    if not isinstance(info, dict) or info.get("format") != "cnnlab-checkpoint-1" or "model" not in info:
-        raise ValueError(f"{os.fspath(info_path)!r} is not a cnnlab checkpoint description")
-    return folder, info
-
-
-def load_model(path: str | os.PathLike) -> tuple[Module, dict[str, Any]]:
-    """The trained model of a checkpoint (in eval mode) and its description."""
-    folder, info = read_checkpoint(path)
-    model = models.get(info["model"], **info.get("model_kwargs", {}))
-    weights = load_safetensors(folder / MODEL_FILE)
-    model.load_state_dict(weights, strict=True)
-    return model.eval(), info
-
-
 def _num_classes(model: Module) -> int:
     """Width of the model's output layer: its last parameter (the last bias or weight)."""
     return int(list(model.parameters())[-1].shape[0])
 
 
-# --- the loop -----------------------------------------------------------------------------
-def evaluate(model: Module, images: np.ndarray, labels: np.ndarray, batch_size: int = 500) -> tuple[float, float, np.ndarray]:
-    """Mean cross-entropy, accuracy and predictions of ``model`` on normalised ``images``."""
-    was_training = model.training
-    model.eval()
-    total, preds = 0.0, []
-    with no_grad():
-        for i in range(0, len(images), batch_size):
-            logits = model(Tensor(images[i:i + batch_size]))
-            total += F.cross_entropy(logits, Tensor(labels[i:i + batch_size].astype(np.int64)), reduction="sum").item()
-            preds.append(logits.numpy().argmax(axis=1))
-    model.train(was_training)
-    pred = np.concatenate(preds) if preds else np.zeros(0, np.int64)
-    return total / max(len(labels), 1), float((pred == labels).mean()) if len(labels) else 0.0, pred
-
-
 Callback = Callable[[str, dict[str, Any]], None]
 
 
-def train(config: TrainConfig, resume: str | os.PathLike | None = None, callback: Callback | None = None) -> History:
+def _resumed_config(ckpt: Checkpoint, epochs: int | None) -> TrainConfig:
+    """The stored config, checked key by key, with ``epochs`` changed where the schedule allows it."""
+    where = os.fspath(ckpt.info_path)
+    stored = ckpt.info["config"]
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    for key in fields - set(stored):
+        raise ValueError(f"{where}: key 'config.{key}' is missing")
+    config = TrainConfig(**{k: v for k, v in stored.items() if k in fields})
+    try:
+        config.check()
+    except ConfigError as e:
+        raise ValueError(f"{where}: key 'config.{e.field}' {e.message}") from None
+    config.out = os.fspath(ckpt.folder)
+    done = ckpt.info["epoch"]
+    if epochs is not None and epochs != config.epochs:
+        if epochs < done:
+            raise ConfigError("epochs", f"cannot be {epochs}: the run in {config.out} has already trained {done} epochs")
+        if config.schedule != "none":
+            raise ConfigError("epochs", f"cannot change from {config.epochs} to {epochs} on resume: the run's "
+                                        f"{config.schedule!r} schedule was laid out over {config.epochs} epochs "
+                                        "(only runs with schedule 'none' can be extended)")
+        config.epochs = epochs
+    return config
+
+
+def train(config: TrainConfig | None = None, resume: str | os.PathLike | None = None, callback: Callback | None = None,
+          *, epochs: int | None = None, overwrite: bool = False) -> History:
     """Train ``config.model`` on ``config.data``; checkpoint into ``config.out`` after every epoch.
 
-    ``callback(event, info)`` is told ``'start'``, ``'step'`` (loss, accuracy so far),
-    ``'epoch'`` (the epoch's metrics) and ``'end'``; the CLI draws progress with it.
-    With ``resume``, the run continues from that checkpoint (its config is used).
+    Args:
+        config: the run (ignored with ``resume``: the checkpoint's config is used).
+        resume: continue the run saved in this folder.
+        callback: ``callback(event, info)`` is told ``'start'``, ``'step'`` (loss, accuracy
+            so far), ``'epoch'`` (the epoch's metrics) and ``'end'``; the CLI draws progress with it.
+        epochs: with ``resume``, a new total number of epochs (see the module's docstring).
+        overwrite: replace a run already in ``config.out`` (it stays until the first new
+            epoch is saved); without it such a folder is refused.
+
+    Raises:
+        ValueError: a bad config (``ConfigError``), an existing run in ``config.out``, a
+            damaged checkpoint to resume.
+        TrainingError: training diverged (the last good checkpoint is kept).
     """
     notify = callback or (lambda event, info: None)
     start_epoch, history = 0, History()
+    ckpt = None
     if resume is not None:
-        folder, info = read_checkpoint(resume)
-        config = TrainConfig(**{**info["config"], "out": os.fspath(folder)})
-    config.check()
-    train_set, test_set = load_data(config.data)
-    x_train, y_train = as_arrays(train_set)
-    x_test, y_test = as_arrays(test_set)
-    x_test = _normalize(x_test)
-    num_classes = int(max(y_train.max(), y_test.max())) + 1
+        ckpt = load_checkpoint(resume, optimizer=True)
+        config = _resumed_config(ckpt, epochs)
+    elif config is None:
+        raise TypeError("train: give a TrainConfig or resume=")
+    else:
+        config.check()
+        if not overwrite and (Path(config.out) / INFO_FILE).exists():
+            raise ValueError(f"{config.out} already holds a training run ({INFO_FILE}): resume it, or overwrite it")
+    data = load_data(config.data)
+    x_train, y_train = as_arrays(data.train)
+    x_test, y_test = as_arrays(data.test)
+    preprocess = ckpt.preprocess if ckpt is not None else _preprocess(config.data, data.style, x_train)
+    if config.batch_size > len(y_train):
+        raise ConfigError("batch_size", f"must be at most the {len(y_train)} training images (got {config.batch_size})")
+    x_test = normalize(x_test, preprocess)
+    num_classes = len(data.classes)
     loader = DataLoader(ArrayDataset(x_train, y_train), batch_size=config.batch_size, shuffle=True, drop_last=True,
-                        seed=config.seed, batch_transform=_augment if config.augment else lambda x, rng: _normalize(x))
+                        seed=config.seed, batch_transform=(lambda x, rng: _augment(x, rng, preprocess)) if config.augment
+                        else (lambda x, rng: normalize(x, preprocess)))
     model, opt, sched = build(config, len(loader), num_classes)
-    if resume is not None:
-        start_epoch, history = _restore(folder, info, model, opt, sched)
+    if ckpt is not None:
+        start_epoch, history = _restore(ckpt, model, opt, sched)
     model.train()
     notify("start", {"config": config, "epochs": config.epochs, "steps": len(loader), "start_epoch": start_epoch,
                      "train_size": len(y_train), "test_size": len(y_test)})
@@ -283,45 +290,69 @@ def train(config: TrainConfig, resume: str | os.PathLike | None = None, callback
         loader.set_epoch(epoch)
         seen = correct = 0
         loss_sum = 0.0
-        for step, (xb, yb) in enumerate(loader):
-            logits = model(xb)
-            loss = F.cross_entropy(logits, yb)
-            value = loss.item()
-            if not math.isfinite(value):
-                raise TrainingError(f"the loss became {value} at epoch {epoch + 1}, step {step + 1}: "
-                                    f"lower the learning rate (now {opt.param_groups[0]['lr']:.3g})")
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            if sched is not None:
-                sched.step()
-            seen += len(yb)
-            loss_sum += value * len(yb)
-            correct += int((logits.numpy().argmax(axis=1) == yb.numpy()).sum())
-            notify("step", {"epoch": epoch, "step": step, "loss": loss_sum / seen, "acc": correct / seen})
-        test_loss, test_acc, _ = evaluate(model, x_test, y_test)
+        with np.errstate(all="ignore"):  # a diverging run is caught below, not by pages of warnings
+            for step, (xb, yb) in enumerate(loader):
+                logits = model(xb)
+                loss = F.cross_entropy(logits, yb)
+                value = loss.item()
+                if not math.isfinite(value):
+                    raise TrainingError(f"training diverged (loss is {value} at epoch {epoch + 1} step {step + 1}): "
+                                        f"lower the learning rate (now {opt.param_groups[0]['lr']:.3g})")
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                if sched is not None:
+                    sched.step()
+                seen += len(yb)
+                loss_sum += value * len(yb)
+                correct += int((logits.numpy().argmax(axis=1) == yb.numpy()).sum())
+                notify("step", {"epoch": epoch, "step": step, "loss": loss_sum / seen, "acc": correct / seen})
+            if not all(np.isfinite(p.data).all() for p in model.parameters()):
+                raise TrainingError(f"training diverged (the weights are not finite after epoch {epoch + 1}): "
+                                    "lower the learning rate")
+            test_loss, test_acc, _ = evaluate(model, x_test, y_test)
         history.train_loss.append(loss_sum / seen)
         history.train_acc.append(correct / seen)
         history.test_loss.append(test_loss)
         history.test_acc.append(test_acc)
         history.seconds.append(time.perf_counter() - began)
-        save_checkpoint(config.out, model, opt, sched, config, epoch + 1, history)
+        save_checkpoint(config.out, model, opt, sched, config, epoch + 1, history, data.classes, preprocess)
         notify("epoch", {"epoch": epoch, "train_loss": loss_sum / seen, "train_acc": correct / seen,
                          "test_loss": test_loss, "test_acc": test_acc, "seconds": history.seconds[-1]})
     notify("end", {"history": history, "out": config.out})
     return history
 
 
-def _restore(folder: Path, info: dict[str, Any], model: Module, opt: optim.Optimizer, sched: Any) -> tuple[int, History]:
-    model.load_state_dict(load_safetensors(folder / MODEL_FILE), strict=True)
-    arrays = load_safetensors(folder / OPTIMIZER_FILE)
-    state: dict[int, dict[str, Any]] = {}
-    for key, value in arrays.items():
-        i, name = key.split(".", 1)
-        state.setdefault(int(i), {})[name] = value
-    for i, scalars in info["optimizer"]["scalars"].items():
-        state.setdefault(int(i), {}).update(scalars)
-    opt.load_state_dict({"state": state, "param_groups": info["optimizer"]["param_groups"]})
-    if sched is not None and info.get("scheduler") is not None:
-        sched.load_state_dict(info["scheduler"])
-    return int(info["epoch"]), History(**info["history"])
+def _restore(ckpt: Checkpoint, model: Module, opt: optim.Optimizer, sched: Any) -> tuple[int, History]:
+    """Load the weights, optimizer and scheduler state; a damaged state names its file."""
+    try:
+        model.load_state_dict(ckpt.weights, strict=True)
+    except ValueError as e:
+        raise ValueError(f"{os.fspath(ckpt.file('model'))}: does not fit the run's model: {' '.join(str(e).split())}") from None
+    where = os.fspath(ckpt.file("optimizer"))
+    try:
+        state: dict[int, dict[str, Any]] = {}
+        for key, value in ckpt.optimizer.items():
+            i, name = key.split(".", 1)
+            state.setdefault(int(i), {})[name] = value
+        saved = ckpt.info["optimizer"]
+        for i, scalars in saved["scalars"].items():
+            state.setdefault(int(i), {}).update(scalars)
+        for i, s in state.items():
+            for name, value in s.items():
+                if np.ndim(value) and np.shape(value) != opt.param_groups[0]["params"][i].shape:
+                    raise ValueError(f"state {i}.{name} has shape {np.shape(value)}, the parameter "
+                                     f"{opt.param_groups[0]['params'][i].shape}")
+        opt.load_state_dict({"state": state, "param_groups": saved["param_groups"]})
+        if sched is not None and ckpt.info["scheduler"] is not None:
+            saved_sched, fresh = ckpt.info["scheduler"], sched.state_dict()
+            for key, value in fresh.items():
+                kind = (int, float) if isinstance(value, (int, float)) else type(value)
+                if key not in saved_sched or not isinstance(saved_sched[key], kind):
+                    raise ValueError(f"scheduler key {key!r} is missing or of the wrong type")
+            sched.load_state_dict(saved_sched)
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as e:
+        raise ValueError(f"{where} (with {INFO_FILE}'s 'optimizer' and 'scheduler'): damaged optimizer state "
+                         f"({type(e).__name__}: {' '.join(str(e).split())})") from None
+    history = History(**{k: list(v) for k, v in ckpt.info["history"].items() if k in History.__dataclass_fields__})
+    return ckpt.info["epoch"], history

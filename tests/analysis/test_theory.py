@@ -219,9 +219,12 @@ def test_trained_lenet_from_a_checkpoint(tmp_path):
     model, opt, sched = build(config, steps_per_epoch=1)
     model.features[0].weight.data[...] = 0.25
     save_checkpoint(tmp_path, model, opt, sched, config, 1, History())
-    w, how = theory.lenet_conv1(str(tmp_path))
+    from cnnlab.checkpoint import load_model
+
+    trained, _ = load_model(tmp_path)
+    w, how = theory.lenet_conv1(trained)
     assert w.shape == (6, 1, 5, 5) and np.all(w == 0.25) and how.startswith("features.0: trained")
-    r = equivariance(checkpoint=str(tmp_path))
+    r = equivariance(model=trained)
     assert r["kernels"]["lenet5"].startswith("features.0: trained")
 
 

@@ -348,7 +348,8 @@ def test_digit_one(client):
     import cnnlab.functional as F
     from cnnlab.data.transforms import mnist_style
     from cnnlab.tensor import Tensor, no_grad
-    from cnnlab.train import _normalize, load_model
+    from cnnlab.checkpoint import load_model
+    from cnnlab.data.preprocess import normalize
 
     img = stroke_one()
     status, r = client.post("/api/digit", digit_request(img))
@@ -359,11 +360,11 @@ def test_digit_one(client):
         assert np.array(layer["values"]).shape == tuple(layer["shape"])
     from importlib.resources import files
 
-    model, _ = load_model(files("cnnlab") / "data" / "pretrained" / "lenet5")
+    model, ckpt = load_model(files("cnnlab") / "data" / "pretrained" / "lenet5")
     digit = mnist_style(img)
     assert_close(r["digit"], np.round(digit, 3), atol=1e-6)
     with no_grad():
-        probs = F.softmax(model(Tensor(_normalize(digit[None, None]))), dim=1).numpy()[0]
+        probs = F.softmax(model(Tensor(normalize(digit[None, None], ckpt.preprocess))), dim=1).numpy()[0]
     assert_close(r["probabilities"], probs, atol=1e-5)
     assert r["model"]["model"] == "lenet5" and r["model"]["test_acc"] > 0.95
 

@@ -13,9 +13,7 @@ import urllib.request
 import numpy as np
 import pytest
 
-from cnnlab import models
 from cnnlab.cli import main
-from cnnlab.io import save_json_atomic, save_safetensors
 from cnnlab.serve import is_loopback, make_server
 from cnnlab.serve.app import ExplorerServer, _host_name
 
@@ -74,10 +72,11 @@ def test_cli_missing_checkpoint(tmp_path, capsys):
 
 
 def test_cli_checkpoint_of_the_wrong_model(tmp_path, capsys):
-    model = models.get("lenet5", num_classes=3, generator=0)
-    save_safetensors(tmp_path / "model.safetensors", {k: v.numpy() for k, v in model.state_dict().items()})
-    save_json_atomic(tmp_path / "checkpoint.json", {"format": "cnnlab-checkpoint-1", "model": "lenet5",
-                                                    "model_kwargs": {"num_classes": 3}, "epoch": 1, "config": {}})
+    from cnnlab.train import History, TrainConfig, build, save_checkpoint
+
+    config = TrainConfig(out=str(tmp_path))
+    model, opt, sched = build(config, 1, num_classes=3)
+    save_checkpoint(tmp_path, model, opt, sched, config, 1, History())
     assert main(["serve", "--port", "0", "--checkpoint", str(tmp_path)]) == 2
     assert "needs a model with 10 outputs" in capsys.readouterr().err
 

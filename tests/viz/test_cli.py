@@ -103,7 +103,7 @@ def test_viz_filters_damaged_weights(tmp_path, capsys, checkpoint):
 
     bad = tmp_path / "run"
     shutil.copytree(checkpoint, bad)
-    (bad / "model.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json")
+    next(bad.glob("model-*.safetensors")).write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json")
     code, _, err = run(capsys, "viz", "filters", bad, "--out", tmp_path / "f.png")
     assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
 

@@ -94,7 +94,7 @@ def test_trains_lenet_live_when_no_checkpoint(tmp_path, monkeypatch):
 
     calls = []
 
-    def fake_train(config, resume=None, callback=None):
+    def fake_train(config, resume=None, callback=None, **kwargs):
         calls.append(config)
         model, opt, sched = build(config, 1, 10)
         callback("start", {"train_size": 4000})

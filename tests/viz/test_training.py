@@ -82,12 +82,14 @@ def test_misclassified_grid():
 
 def test_write_training_report(tmp_path, checkpoint):
     from cnnlab.data import mnist5k
-    from cnnlab.train import load_model
+    from cnnlab.checkpoint import load_model
 
-    model, info = load_model(checkpoint)
+    model, ckpt = load_model(checkpoint)
+    info = ckpt.info
     test = mnist5k("test")
     images, labels = test.images[:200], test.labels[:200]
-    written = write_training_report(tmp_path, model, info["history"], images, labels)  # predictions computed
+    written = write_training_report(tmp_path, model, info["history"], images, labels,
+                                    preprocess=ckpt.preprocess)  # predictions computed
     assert sorted(written) == sorted(REPORT_FILES)
     for name, path in written.items():
         with Image.open(path) as im:

@@ -452,26 +452,23 @@ def photo_patches(n: int = 8, size: int = 32, seed: int = 0) -> np.ndarray:
     return np.stack([photo[y:y + size, x:x + size] for y, x in zip(ys, xs)])[:, None].astype(np.float64)
 
 
-def lenet_conv1(checkpoint: str | None = None, seed: int = 0) -> tuple[np.ndarray, str]:
-    """The first conv layer's weight of LeNet-5: trained if a checkpoint is given, else PyTorch's initialisation."""
-    if checkpoint is not None:
-        from cnnlab.train import load_model
-
-        model, info = load_model(checkpoint)
-        how = f"trained ({info.get('model')}, checkpoint {checkpoint})"
+def lenet_conv1(model: Any = None, seed: int = 0) -> tuple[np.ndarray, str]:
+    """The first conv layer's weight of ``model`` (a trained LeNet-5), else of LeNet-5 at PyTorch's initialisation."""
+    if model is not None:
+        how = f"trained ({type(model).__name__})"
     else:
         from cnnlab.models import lenet5
 
-        model, how = lenet5(generator=seed), f"random (lenet5 default initialisation, seed {seed}; no checkpoint)"
+        model, how = lenet5(generator=seed), f"random (lenet5 default initialisation, seed {seed}; no trained model)"
     for name, module in model.named_modules():
         if type(module).__name__ == "Conv2d":
             return module.weight.data.astype(np.float64), f"{name}: {how}"
-    raise ValueError(f"equivariance: the checkpoint's model has no Conv2d layer ({checkpoint})")
+    raise ValueError(f"equivariance: the model {type(model).__name__} has no Conv2d layer")
 
 
-def default_kernels(checkpoint: str | None = None, seed: int = 0) -> tuple[dict[str, np.ndarray], dict[str, str]]:
-    """Kernels for ``equivariance``: random, LeNet-5's first layer (trained with a checkpoint), a Gaussian."""
-    lenet, how = lenet_conv1(checkpoint, seed)
+def default_kernels(model: Any = None, seed: int = 0) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """Kernels for ``equivariance``: random, LeNet-5's first layer (trained if ``model`` is given), a Gaussian."""
+    lenet, how = lenet_conv1(model, seed)
     kernels = {"random": np.random.default_rng(seed).standard_normal(lenet.shape), "lenet5": lenet,
                "gaussian": _gaussian(5, 1.0)}
     descriptions = {"random": f"standard normal {'x'.join(map(str, lenet.shape))}, seed {seed}", "lenet5": how,
@@ -484,7 +481,7 @@ def equivariance(
     images: np.ndarray | None = None,
     shift: tuple[int, int] = (3, 2),
     seed: int = 0,
-    checkpoint: str | None = None,
+    model: Any = None,
 ) -> dict[str, Any]:
     """``||f(g(x)) - g(f(x))|| / ||g(f(x))||`` for a conv layer f and transformations g.
 
@@ -510,7 +507,7 @@ def equivariance(
         images: ``(N, C_in, H, W)`` inputs; default: 8 crops of the camera photograph, 32x32.
         shift: (dy, dx) of the translation.
         seed: of the random kernel, LeNet's initialisation and the crops.
-        checkpoint: a trained LeNet-5 checkpoint for the default kernels (else random init).
+        model: a trained LeNet-5 whose first layer is one of the default kernels (else random init).
 
     Example:
         >>> r = equivariance({"box": np.ones((1, 1, 3, 3))}, np.random.default_rng(0).random((2, 1, 12, 12)))
@@ -519,7 +516,7 @@ def equivariance(
     """
     op = "equivariance"
     if kernels is None:
-        kernels, descriptions = default_kernels(checkpoint, seed)
+        kernels, descriptions = default_kernels(model, seed)
     else:
         descriptions = {name: f"given, shape {tuple(np.shape(w))}" for name, w in kernels.items()}
     x = photo_patches(seed=seed) if images is None else np.asarray(images, np.float64)
@@ -726,24 +723,14 @@ def render_pooling(r: dict[str, Any]) -> str:
 TOPICS = ("matrix", "sparse", "edge", "equivariance", "pooling")
 
 
-def default_checkpoint() -> str | None:
-    """``runs/lenet5`` (``cnnlab train``'s default folder) when it holds a trained checkpoint."""
-    import os
-
-    from cnnlab.train import INFO_FILE, TrainConfig
-
-    folder = TrainConfig().out
-    return folder if os.path.isfile(os.path.join(folder, INFO_FILE)) else None
-
-
 def run(topic: str, *, input: tuple[int, int, int] | None = None, kernel: int | None = None,
         out_channels: int | None = None, stride: int = 1, padding: int | str = 0, dilation: int = 1, groups: int = 1,
-        seed: int = 0, show: bool = False, checkpoint: str | None = None, images: int = 500) -> tuple[dict[str, Any], str]:
+        seed: int = 0, show: bool = False, model: Any = None, images: int = 500) -> tuple[dict[str, Any], str]:
     """One topic of ``cnnlab theory``: its measurements (for JSON) and their text.
 
     ``input`` is ``(W, H, D)``. ``matrix`` uses the weights 1, 2, 3, ... so that the printed
-    matrix shows which entries share a weight; ``equivariance`` uses the trained LeNet-5 of
-    ``checkpoint`` (default: ``runs/lenet5`` if it exists) and says which weights it used.
+    matrix shows which entries share a weight; ``equivariance`` uses ``model``'s first conv layer
+    (a trained LeNet-5; default: LeNet-5's initialisation) and says which weights it used.
     """
     if topic == "matrix":
         W, H, D = input or (4, 4, 1)
@@ -763,7 +750,7 @@ def run(topic: str, *, input: tuple[int, int, int] | None = None, kernel: int | 
         r = edge_detection(H, W, seed=seed)
         return r, render_edge(r)
     if topic == "equivariance":
-        r = equivariance(seed=seed, checkpoint=checkpoint or default_checkpoint())
+        r = equivariance(seed=seed, model=model)
         return r, render_equivariance(r)
     if topic == "pooling":
         if images < 1:

@@ -32,7 +32,8 @@ class ImageFolder:
 
     Attributes:
         classes: the sorted class names; ``class_to_idx``: name -> index;
-        samples: ``(path, class index)`` pairs, sorted by class then file name.
+        samples: ``(path, class index)`` pairs, sorted by class then file name;
+        targets: the class index of every sample (as torchvision).
 
     Items are ``(image float32 (C, H, W) in [0, 1], label int)``.
 
@@ -78,6 +79,7 @@ class ImageFolder:
                 raise ValueError(f"ImageFolder: class folder {os.fspath(folder)!r} has no PNG/JPEG images "
                                  f"(expected files ending in {', '.join(EXTENSIONS)})")
             self.samples += [(p, i) for p in files]
+        self.targets = [label for _, label in self.samples]
 
     def __len__(self) -> int:
         return len(self.samples)

@@ -390,7 +390,9 @@ class Module:
             if key not in state_dict:
                 continue
             arrays[key] = value = _to_array(state_dict[key])
-            if value.shape != target.shape:
+            if value.dtype.kind not in "biuf":
+                errors.append(f"{key} must hold numbers (got {'None' if state_dict[key] is None else f'an array of dtype {value.dtype}'})")
+            elif value.shape != target.shape:
                 errors.append(f"size mismatch for {key}: copying a value of shape {value.shape} from the state_dict, "
                               f"the shape in the current model is {target.shape}")
         if errors:

@@ -319,15 +319,16 @@ class Explorer:
             return self._model
 
     def _load(self) -> Any:
-        from cnnlab.train import load_model
+        from cnnlab.checkpoint import load_model
 
         if self.checkpoint is None:
             with as_file(files("cnnlab") / "data" / "pretrained" / "lenet5") as folder:
-                model, info = load_model(folder)
+                model, ckpt = load_model(folder)
         else:
-            model, info = load_model(self.checkpoint)
+            model, ckpt = load_model(self.checkpoint)
+        info, self.preprocess = ckpt.info, ckpt.preprocess
         self.info = {"model": info["model"], "epoch": info["epoch"],
-                     "test_acc": (info.get("history") or {}).get("test_acc", [None])[-1]}
+                     "test_acc": (info["history"]["test_acc"] or [None])[-1]}
         for name, module in model.named_modules():
             if name and not module._modules:  # the leaves: every layer that computes something
                 module.register_forward_hook(
@@ -351,7 +352,7 @@ class Explorer:
         in training, and run through the model; every layer's output comes back.
         """
         from cnnlab.data.transforms import mnist_style
-        from cnnlab.train import _normalize
+        from cnnlab.data.preprocess import normalize
 
         began = time.perf_counter()
         p = _check_keys(params, {"width", "height", "pixels"}, "digit")
@@ -372,7 +373,7 @@ class Explorer:
         model = self.model()
         with self._model_lock, no_grad():
             self._captured.clear()
-            logits = model(Tensor(_normalize(digit[None, None])))  # (1, 10)
+            logits = model(Tensor(normalize(digit[None, None], self.preprocess)))  # (1, 10)
             probs = F.softmax(logits, dim=1).numpy()[0]
             layers = [{"name": name, "type": kind, "shape": list(out.shape),
                        "min": float(out.min()), "max": float(out.max()), "values": _rounded(out, 3)}

@@ -108,17 +108,17 @@ def model_filters(model: Any, layer: str | None = None, scale: str = "shared", t
 def checkpoint_filters(checkpoint: Any, layer: str | None = None, scale: str = "shared") -> Picture:
     """A conv layer's filters before training and after it, side by side (as DLFS ch. 7 shows them).
 
-    "Before" is the model the checkpoint's run started from, rebuilt from its config and
-    seed by ``cnnlab.train.build`` (the very initialisation it trained from).
+    "Before" is the model the checkpoint's run started from, rebuilt from its model name and
+    seed by ``cnnlab.checkpoint.build_model`` (the very initialisation it trained from).
     """
-    from cnnlab.train import TrainConfig, build, load_model
+    from cnnlab.checkpoint import build_model, load_model
 
-    model, info = load_model(checkpoint)
-    config = TrainConfig(**info["config"])
-    initial = build(config, 1, int(info.get("model_kwargs", {}).get("num_classes", 10)))[0]
+    model, ckpt = load_model(checkpoint)
+    info, seed = ckpt.info, ckpt.info["config"]["seed"]
+    initial = build_model(info["model"], info["model_kwargs"]["num_classes"], seed)
     name = layer if layer is not None else next(iter(conv_layers(model)), None)
-    acc = info.get("history", {}).get("test_acc") or [float("nan")]
-    before = model_filters(initial, name, scale, f"{name} before training (initialisation, seed {config.seed})")
+    acc = info["history"]["test_acc"] or [float("nan")]
+    before = model_filters(initial, name, scale, f"{name} before training (initialisation, seed {seed})")
     after = model_filters(model, name, scale, f"{name} after {info['epoch']} epochs (test accuracy {100 * acc[-1]:.2f}%)")
     return stack([before, after], axis=1 if before.size[0] < 700 else 0, gap=32)
 

@@ -149,7 +149,6 @@ def tour(out: str | os.PathLike, epochs: int = 3, checkpoint: str | os.PathLike 
         The path of ``index.html``.
     """
     from cnnlab import models
-    from cnnlab.train import TrainConfig
 
     if epochs < 1:
         raise ValueError(f"tour: epochs must be at least 1 (got {epochs})")
@@ -157,9 +156,9 @@ def tour(out: str | os.PathLike, epochs: int = 3, checkpoint: str | os.PathLike 
     if unknown:  # before any work: the table is computed after the training run
         raise ValueError(f"tour: unknown model {unknown[0]!r}; valid models: {', '.join(models.list())}")
     if checkpoint is not None:
-        from cnnlab.train import read_checkpoint
+        from cnnlab.checkpoint import load_checkpoint
 
-        lenet_dir, _ = read_checkpoint(checkpoint)
+        lenet_dir = load_checkpoint(checkpoint).folder
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise NotADirectoryError(f"tour: {out} exists and is not a folder")
@@ -171,7 +170,7 @@ def tour(out: str | os.PathLike, epochs: int = 3, checkpoint: str | os.PathLike 
     # LeNet first: the priors section measures it. Its section is placed last, in the lecture's order.
     t = time.perf_counter()
     if checkpoint is None:
-        from cnnlab.train import train
+        from cnnlab.train import TrainConfig, train
 
         lenet_dir = out / "lenet"
         config = TrainConfig(epochs=epochs, seed=seed, out=os.fspath(lenet_dir))
@@ -184,7 +183,7 @@ def tour(out: str | os.PathLike, epochs: int = 3, checkpoint: str | os.PathLike 
                 say(f"  LeNet-5 epoch {info['epoch'] + 1}/{epochs}: test accuracy {info['test_acc']:.4f} "
                     f"({info['seconds']:.1f}s)")
 
-        train(config, callback=report)
+        train(config, callback=report, overwrite=True)  # the tour's own folder: a new tour replaces it
         trained_how = (f"trained live in this run: {epochs} epoch{'s' if epochs > 1 else ''} on the embedded "
                        f"{seen.get('train_size', 0):,} training digits")
     else:
@@ -408,6 +407,7 @@ def _zoo(page: _Page, s: _Section, names: Sequence[str], seed: int) -> None:
 def _priors(page: _Page, s: _Section, lenet_dir: Path, seed: int, digits: int) -> None:
     from cnnlab import filters
     from cnnlab.analysis import theory
+    from cnnlab.checkpoint import load_model
     from cnnlab.viz.matrix import conv_matrix_picture
 
     c = theory.connectivity((3, 32, 32), 6, 5)
@@ -415,7 +415,7 @@ def _priors(page: _Page, s: _Section, lenet_dir: Path, seed: int, digits: int) -
     photo = filters.sample("camera")[:280, :320]
     edge = theory.edge_detection(image=photo)
     edges = filters.to_uint8(filters.apply(photo, np.array([[-1.0, 1.0]]), border="zeros")[:, 1:], "rescale")
-    eq = theory.equivariance(seed=seed, checkpoint=os.fspath(lenet_dir))
+    eq = theory.equivariance(seed=seed, model=load_model(lenet_dir)[0])
     pool = theory.pooling_invariance(theory.mnist_digits(digits))
     s.parts += [
         _p("A convolution is a fully connected layer under an infinitely strong prior: the weights outside each "
@@ -443,20 +443,24 @@ def _priors(page: _Page, s: _Section, lenet_dir: Path, seed: int, digits: int) -
 def _lenet(page: _Page, s: _Section, lenet_dir: Path, how: str) -> None:
     from cnnlab.analysis.summary import summary
     from cnnlab.data.loader import as_arrays
-    from cnnlab.train import _normalize, evaluate, load_data, load_model
+    from cnnlab.checkpoint import load_model
+    from cnnlab.data.preprocess import normalize
+    from cnnlab.data.spec import load_data
+    from cnnlab.evaluate import evaluate
     from cnnlab.viz.grids import activations, checkpoint_filters
     from cnnlab.viz.training import write_training_report
 
-    model, info = load_model(lenet_dir)
-    images, labels = as_arrays(load_data(info["config"]["data"])[1])
-    loss, acc, preds = evaluate(model, _normalize(images), labels)
+    model, ckpt = load_model(lenet_dir)
+    info = ckpt.info
+    images, labels = as_arrays(load_data(info["config"]["data"]).test)
+    loss, acc, preds = evaluate(model, normalize(images, ckpt.preprocess), labels)
     # beside the checkpoint when this run trained it; else in the tour's folder (someone else's run is left alone)
     inside = Path(os.path.abspath(lenet_dir)).is_relative_to(os.path.abspath(page.out))
     report_dir = lenet_dir if inside else page.out / "lenet_report"
     report_dir.mkdir(exist_ok=True)
     files = write_training_report(report_dir, model, info["history"], images, labels, preds)
     rel = {k: os.path.relpath(v, page.out) for k, v in files.items()}
-    digit = _normalize(images[:1])
+    digit = normalize(images[:1], ckpt.preprocess)
     s.parts += [
         _p(f"The modern LeNet-5, {how}: test accuracy <b>{100 * acc:.2f}%</b> on {len(labels):,} test digits "
            f"(loss {loss:.4f})."),

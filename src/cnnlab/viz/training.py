@@ -191,7 +191,8 @@ def misclassified(images: np.ndarray, labels: Sequence[int], preds: Sequence[int
 
 
 def write_training_report(folder: str | os.PathLike, model: Any, history: Any, images: np.ndarray,
-                          labels: Sequence[int], preds: Sequence[int] | None = None) -> dict[str, Path]:
+                          labels: Sequence[int], preds: Sequence[int] | None = None,
+                          preprocess: Any = None) -> dict[str, Path]:
     """Write ``curves.png``, ``confusion.png``, ``misclassified.png`` and ``filters.png`` into ``folder``.
 
     Args:
@@ -201,8 +202,9 @@ def write_training_report(folder: str | os.PathLike, model: Any, history: Any, i
         images: the test images, ``(N, C, H, W)`` (raw in [0, 1] or normalised: each is
             shown stretched to its own range).
         labels: their classes.
-        preds: the model's predictions; default: computed with ``cnnlab.train.evaluate``
-            on the images normalised as in training (pass raw images then).
+        preds: the model's predictions; default: computed with ``cnnlab.evaluate.evaluate``
+            on the images normalised by ``preprocess`` (pass raw images then).
+        preprocess: the model's ``cnnlab.data.preprocess.Preprocess``; needed without ``preds``.
 
     Returns:
         Name -> path of every file written.
@@ -213,9 +215,12 @@ def write_training_report(folder: str | os.PathLike, model: Any, history: Any, i
     if not folder.is_dir():
         raise FileNotFoundError(f"write_training_report: {folder} is not a folder")
     if preds is None:
-        from cnnlab.train import _normalize, evaluate
+        from cnnlab.data.preprocess import normalize
+        from cnnlab.evaluate import evaluate
 
-        _, _, preds = evaluate(model, _normalize(np.asarray(images)), np.asarray(labels))
+        if preprocess is None:
+            raise ValueError("write_training_report: give preds, or the preprocess to compute them with")
+        _, _, preds = evaluate(model, normalize(np.asarray(images), preprocess), np.asarray(labels))
     pictures = {"curves.png": curves(history), "confusion.png": confusion(labels, preds),
                 "misclassified.png": misclassified(images, labels, preds)}
     if conv_layers(model):
@@ -229,10 +234,10 @@ def write_training_report(folder: str | os.PathLike, model: Any, history: Any, i
 
 def report_checkpoint(checkpoint: str | os.PathLike) -> dict[str, Path]:
     """``write_training_report`` for a saved checkpoint, on the test split of the data it was trained on."""
+    from cnnlab.checkpoint import load_model
     from cnnlab.data.loader import as_arrays
-    from cnnlab.train import load_data, load_model, read_checkpoint
+    from cnnlab.data.spec import load_data
 
-    folder, _ = read_checkpoint(checkpoint)
-    model, info = load_model(folder)
-    images, labels = as_arrays(load_data(info["config"]["data"])[1])
-    return write_training_report(folder, model, info["history"], images, labels)
+    model, ckpt = load_model(checkpoint)
+    images, labels = as_arrays(load_data(ckpt.info["config"]["data"]).test)
+    return write_training_report(ckpt.folder, model, ckpt.info["history"], images, labels, preprocess=ckpt.preprocess)

@@ -260,7 +260,9 @@ def _hardsigmoid(g, path, args, kw, out, ins):
 
 @_converts(A.Hardswish)
 def _hardswish(g, path, args, kw, out, ins):
-    return g.node("HardSwish", ins[:1], path)
+    if g.opset >= 14:
+        return g.node("HardSwish", ins[:1], path)
+    return g.node("Mul", [ins[0], _hardsigmoid(g, path, args, kw, out, ins)], path)
 
 
 @_converts(A.SiLU)
@@ -491,8 +493,9 @@ def export(model: Module, example_input: Any, path: str | os.PathLike, opset: in
     proto = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", opset)],
                                    producer_name="cnnlab", producer_version=_version())
     proto.ir_version = min(proto.ir_version, 9 if opset <= 20 else proto.ir_version)
-    onnx.checker.check_model(proto)
-    write_atomic(path, proto.SerializeToString())
+    data = proto.SerializeToString()
+    onnx.checker.check_model(data)
+    write_atomic(path, data)
 
 
 def _version() -> str:

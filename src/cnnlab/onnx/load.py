@@ -612,13 +612,32 @@ class OnnxModule(Module):
         for name, arr in init.items():
             if name in used_as_weight:
                 continue
-            if arr.dtype.kind == "f" and arr.ndim >= 1:  # the model's state: it trains
-                holder.register_parameter(_unique(_safe(name), holder._parameters), Parameter(arr.copy()))
-                self._consts[name] = holder._parameters[next(reversed(holder._parameters))]
+            if arr.dtype.kind == "f" and arr.ndim >= 1:  # the model's state: it trains, under its own name if free
+                param = Parameter(arr.copy())
+                if not self._attach(name, param):
+                    holder.register_parameter(_unique(_safe(name), holder._parameters), param)
+                self._consts[name] = param
             else:
                 self._consts[name] = Tensor(arr.copy())
         if holder._parameters:
             self.initializers = holder
+
+    def _attach(self, name: str, param: Parameter) -> bool:
+        """Register ``param`` at the dotted path ``name`` (``s2.weight``), creating containers, if it is free."""
+        *parents, last = name.split(".")
+        if not parents or not all(re.fullmatch(r"\w+", p) for p in name.split(".")):
+            return False
+        m: Module = self
+        for p in parents:
+            if p in m._parameters or p in m._buffers:
+                return False
+            if p not in m._modules:
+                m.add_module(p, Module())
+            m = m._modules[p]
+        if last in m._parameters or last in m._modules or last in m._buffers or last in m.__dict__:
+            return False
+        m.register_parameter(last, param)
+        return True
 
     def _place(self, m: Module, weight: str | None, node: Any, i: int, taken: set[str]) -> str:
         """Put ``m`` under its weight's dotted name (``features.0.weight`` -> ``features.0``) when it is free."""

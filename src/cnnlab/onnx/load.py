@@ -113,8 +113,8 @@ def _conv_t_run(a: dict, x: Tensor, w: Tensor, b: Tensor | None) -> Tensor:
     op = list(a.get("output_padding", [0, 0]))
     if "output_shape" in a:
         total = [f + o - t for f, o, t in zip(full, op, a["output_shape"][-2:])]
-        lower = a.get("auto_pad") == "SAME_LOWER"
-        begin = [t - t // 2 if lower else t // 2 for t in total]
+        upper = a.get("auto_pad") == "SAME_UPPER"
+        begin = [t // 2 if upper else t - t // 2 for t in total]
         end = [t - b for t, b in zip(total, begin)]
     else:
         begin, end, _ = _pads(a, hw, k, s, d) if a.get("auto_pad", "NOTSET") == "NOTSET" else \
@@ -127,8 +127,8 @@ def _conv_t_run(a: dict, x: Tensor, w: Tensor, b: Tensor | None) -> Tensor:
 def _same_transposed(a: dict, hw: Sequence[int], full: Sequence[int], op: Sequence[int]):
     s = a.get("strides", [1, 1])
     total = [f + o - n * si for f, o, n, si in zip(full, op, hw, s)]
-    lower = a.get("auto_pad") == "SAME_LOWER"
-    begin = [t - t // 2 if lower else t // 2 for t in total]
+    upper = a.get("auto_pad") == "SAME_UPPER"
+    begin = [t // 2 if upper else t - t // 2 for t in total]
     return begin, [t - b for t, b in zip(total, begin)], None
 
 
@@ -177,7 +177,7 @@ def _linear(node: Any, a: dict, init: dict[str, np.ndarray]) -> Module | None:
         if len(ins) > 2 and ins[2] and (B is None or B.ndim > 1 or B.size not in (1, W.shape[0])):
             return None
     m = Linear(W.shape[1], W.shape[0], bias=B is not None, generator=0)
-    m.weight = Parameter(np.ascontiguousarray(W))
+    m.weight = Parameter(np.array(W, order="C"))  # a copy: the protobuf's arrays are read-only
     if B is not None:
         m.bias = Parameter(np.broadcast_to(B.reshape(-1), (W.shape[0],)).copy())
     m.flatten = node.op_type == "Gemm"  # Gemm's input is 2-D; an exporter may rely on it

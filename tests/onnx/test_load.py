@@ -24,7 +24,6 @@ TWINS = {
     "googlenet": (lambda: twins.GoogLeNet(num_classes=10), (3, 64, 64)),
     "resnet18": (lambda: twins.resnet("resnet18", num_classes=10), (3, 64, 64)),
     "resnet50": (lambda: twins.resnet("resnet50", num_classes=10), (3, 32, 32)),
-    "vgg11_bn": (lambda: twins.vgg("vgg11_bn", num_classes=10), (3, 224, 224)),
     "tiny_vgg": (lambda: twins.TinyVGG(), (3, 64, 64)),
 }
 

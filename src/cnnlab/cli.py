@@ -173,6 +173,10 @@ def _predict(args: argparse.Namespace) -> int:
     from cnnlab.tensor import Tensor, no_grad
     from cnnlab.train import _normalize, load_model
 
+    if args.checkpoint.lower().endswith(".onnx"):
+        from cnnlab.onnx.tools import predict
+        print("\n".join(predict(args.checkpoint, args.images, args.top)))
+        return 0
     model, info = load_model(args.checkpoint)
     batch = np.stack([mnist_style(read_image(path, mode="L"))[None] for path in args.images])
     with no_grad():
@@ -261,6 +265,10 @@ def _summary(args: argparse.Namespace) -> int:
         if size is None:
             raise ValueError("summary: --layers needs --input (W x H x D)")
         model, shape, name = from_layers(args.layers, size), (size[2], size[1], size[0]), "layers"
+    elif args.model and args.model.lower().endswith(".onnx"):
+        from cnnlab.onnx.tools import input_shape, load_model
+        model, name = load_model(args.model)[0], args.model
+        shape = (size[2], size[1], size[0]) if size else input_shape(model)
     elif args.model:
         model, shape = zoo_model(args.model, size)
         name = args.model
@@ -316,7 +324,10 @@ command("theory", "the lecture's claims measured: conv as a matrix, sparsity, sh
 
 def _convert_configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("input", metavar="IN", help="a PyTorch state_dict (.pt/.pth) or a .safetensors file")
-    p.add_argument("output", metavar="OUT", help="the file to write: .safetensors or .pt/.pth")
+    p.add_argument("output", metavar="OUT", help="the file to write: .safetensors or .pt/.pth, or .onnx")
+    p.add_argument("--model", help="for .onnx from a .safetensors file: the zoo model it holds (such as resnet18)")
+    p.add_argument("--input", dest="input_size", help="for .onnx: W x H x D to trace at (default: the model's own)")
+    p.add_argument("--opset", type=int, default=17, help="for .onnx: the ONNX opset (default 17)")
 
 
 _WEIGHT_FORMATS = {".pt": "torch", ".pth": "torch", ".safetensors": "safetensors"}
@@ -340,6 +351,11 @@ def _convert(args: argparse.Namespace) -> int:
 
     from cnnlab.io import load_safetensors, save_safetensors, write_atomic
 
+    if args.output.lower().endswith(".onnx"):  # a checkpoint folder or a zoo model's weights, as an ONNX graph
+        from cnnlab.analysis.shapes import parse_size
+        from cnnlab.onnx.tools import convert
+        print(convert(args.input, args.output, args.model, parse_size(args.input_size, "convert") if args.input_size else None, args.opset))
+        return 0
     kinds = []
     for path in (args.input, args.output):
         kind = _WEIGHT_FORMATS.get(Path(path).suffix.lower())
@@ -447,7 +463,8 @@ command("filter", "classic image filters (blur, sharpen, edges, motion) on a pho
 def _serve_configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000; 0 picks a free one)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
-    p.add_argument("--checkpoint", help="the digit lab's model (default: the pretrained LeNet-5 in the package)")
+    p.add_argument("--checkpoint", "--model", help="the digit lab's model: a checkpoint folder or an .onnx classifier "
+                   "taking 1x28x28 or 3xHxW images (default: the pretrained LeNet-5 in the package)")
     p.add_argument("--verbose", action="store_true", help="log every request")
 
 
@@ -562,14 +579,12 @@ def _viz(args: argparse.Namespace) -> int:
         picture = viz.checkpoint_filters(args.checkpoint, args.layer, args.scale)
         what = f"filters of {args.layer or 'the first conv layer'}, before and after training"
     elif args.what == "activations":
-        from cnnlab.data.transforms import mnist_style
-        from cnnlab.imageio import read_image
-        from cnnlab.train import _normalize, load_model
+        from cnnlab.onnx.tools import load_model, read_for  # a checkpoint or an .onnx file
 
         if args.max_channels < 1:
             raise ValueError(f"--max-channels must be positive (got {args.max_channels})")
         model, info = load_model(args.checkpoint)
-        digit = _normalize(mnist_style(read_image(args.image, mode="L"))[None])  # (1, 28, 28)
+        digit = read_for(model, args.image)[0]  # (C, H, W), prepared as the model expects
         layers = [n.strip() for n in args.layers.split(",")] if args.layers else None
         picture = viz.activations(model, digit, layers, max_channels=args.max_channels,
                                   title=f"activation maps of {info['model']} for {args.image}")

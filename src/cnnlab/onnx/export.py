@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 import threading
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Sequence
@@ -25,6 +24,7 @@ import cnnlab.functional  # noqa: F401  (the op modules below)
 
 A, B, C, L, NO, PA, P = (sys.modules[f"cnnlab.functional.{m}"] for m in ("activation", "basic", "conv", "linear", "norm",
                                                                           "padding", "pool"))
+from cnnlab.io import write_atomic
 from cnnlab.nn.module import Module
 from cnnlab.nn.normalization import LocalResponseNorm
 from cnnlab.tensor import Function, Tensor, no_grad
@@ -495,23 +495,9 @@ def export(model: Module, example_input: Any, path: str | os.PathLike, opset: in
     proto.ir_version = min(proto.ir_version, 9 if opset <= 20 else proto.ir_version)
     data = proto.SerializeToString()
     onnx.checker.check_model(data)
-    write_atomic(path, data)
+    write_atomic(path, lambda f: f.write(data))
 
 
 def _version() -> str:
     import cnnlab
     return cnnlab.__version__
-
-
-def write_atomic(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
-    path = os.fspath(path)
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise

@@ -14,6 +14,7 @@ mode) is applied explicitly first, with ``-inf`` for max pooling and zeros elsew
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import re
@@ -555,6 +556,12 @@ class Node(Module):
         return self.op
 
 
+@functools.lru_cache(maxsize=None)
+def _node_class(op: str) -> type:
+    """A ``Node`` subclass named after the op, so that summaries and hooks show ``Relu``, ``MaxPool``."""
+    return type(op, (Node,), {"__module__": __name__})
+
+
 def _attrs(onnx: Any, node: Any) -> dict:
     out = {}
     for a in node.attribute:
@@ -581,10 +588,10 @@ class OnnxModule(Module):
         graph = proto.graph
         opset = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), 1)
         init = {t.name: onnx.numpy_helper.to_array(t) for t in graph.initializer}
-        for n in graph.node:
-            if n.op_type == "Constant" and len(n.output) == 1:
-                pass
         self.input_names = [i.name for i in graph.input if i.name not in init]
+        first = next((i for i in graph.input if i.name not in init), None)
+        self.input_shape = None if first is None else tuple(  # None for a symbolic axis such as the batch
+            d.dim_value if d.HasField("dim_value") else None for d in first.type.tensor_type.shape.dim)
         self.output_names = [o.name for o in graph.output]
         self.opset = opset
         taken: set[str] = set()
@@ -606,7 +613,8 @@ class OnnxModule(Module):
                 path = self._place(layer, inputs[1], node, i, taken)
                 inputs = [inputs[0]]
             else:
-                path = self._place(Node(node.op_type, node.name, attrs, opset, list(node.output)), None, node, i, taken)
+                path = self._place(_node_class(node.op_type)(node.op_type, node.name, attrs, opset, list(node.output)),
+                                   None, node, i, taken)
             self._steps.append((path, inputs, list(node.output)))
         holder = Module()
         for name, arr in init.items():

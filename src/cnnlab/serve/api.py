@@ -303,7 +303,7 @@ class Explorer:
             return self._model
 
     def _load(self) -> Any:
-        from cnnlab.train import load_model
+        from cnnlab.onnx.tools import image_shape, load_model, preparer  # a checkpoint folder or an .onnx classifier
 
         if self.checkpoint is None:
             with as_file(files("cnnlab") / "data" / "pretrained" / "lenet5") as folder:
@@ -317,13 +317,14 @@ class Explorer:
                 module.register_forward_hook(
                     lambda m, args, out, name=name: self._captured.append((name, type(m).__name__, out.numpy()[0].copy())))
         try:
+            self.prepare = preparer(model)  # a drawing -> the model's (1, C, H, W) input
             with no_grad():
-                logits = model(Tensor(np.zeros((1, 1, 28, 28), np.float32)))
+                logits = model(Tensor(np.zeros((1, *image_shape(model)), np.float32)))
         except (ValueError, TypeError) as e:
-            raise ValueError(f"the digit lab needs a model taking 28x28 grayscale digits: {e}") from None
+            raise ValueError(f"the digit lab needs a model taking 28x28 grayscale digits or 3xHxW images: {e}") from None
         finally:
             self._captured.clear()
-        if logits.shape != (1, 10):
+        if logits.ndim != 2 or logits.shape[1] < 2 or (logits.shape[1] != 10 and not hasattr(model, "input_shape")):
             raise ValueError(f"the digit lab needs a model with 10 outputs, one per digit (got {logits.shape[1:]})")
         return model
 
@@ -335,7 +336,6 @@ class Explorer:
         in training, and run through the model; every layer's output comes back.
         """
         from cnnlab.data.transforms import mnist_style
-        from cnnlab.train import _normalize
 
         began = time.perf_counter()
         p = _check_keys(params, {"width", "height", "pixels"}, "digit")
@@ -356,7 +356,7 @@ class Explorer:
         model = self.model()
         with self._model_lock, no_grad():
             self._captured.clear()
-            logits = model(Tensor(_normalize(digit[None, None])))  # (1, 10)
+            logits = model(Tensor(self.prepare(drawing)))  # (1, classes)
             probs = F.softmax(logits, dim=1).numpy()[0]
             layers = [{"name": name, "type": kind, "shape": list(out.shape),
                        "min": float(out.min()), "max": float(out.max()), "values": _rounded(out, 3)}

@@ -492,7 +492,7 @@ def export(model: Module, example_input: Any, path: str | os.PathLike, opset: in
                                    initializer=list(g.inits.values()))
     proto = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", opset)],
                                    producer_name="cnnlab", producer_version=_version())
-    proto.ir_version = min(proto.ir_version, 9 if opset <= 20 else proto.ir_version)
+    proto.ir_version = min(proto.ir_version, 9)  # IR 9 carries opsets up to 20, and older runtimes read it
     data = proto.SerializeToString()
     onnx.checker.check_model(data)
     write_atomic(path, lambda f: f.write(data))

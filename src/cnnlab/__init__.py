@@ -26,9 +26,20 @@ from cnnlab.io import load, save
 __version__ = "0.1.0"
 __all__ = [
     "Generator", "Tensor", "arange", "bool", "cat", "default_generator", "device", "double", "empty",
-    "empty_like", "eye", "float", "float16", "float32", "float64", "from_numpy", "full", "full_like",
+    "empty_like", "eye", "float", "float16", "float32", "float64", "from_numpy", "from_torch", "full", "full_like",
     "get_default_dtype", "get_rng_state", "half", "initial_seed", "int", "int8", "int16", "int32", "int64",
     "is_grad_enabled", "linspace", "load", "long", "manual_seed", "no_grad", "ones", "ones_like", "output_size",
     "rand", "rand_like", "randint", "randint_like", "randn", "randn_like", "save", "seed", "set_rng_state", "short",
-    "stack", "tensor", "uint8", "zeros", "zeros_like",
+    "stack", "tensor", "to_torch", "uint8", "zeros", "zeros_like",
 ]
+
+
+def __getattr__(name: str):
+    """``cnnlab.to_torch``, ``cnnlab.from_torch`` and ``cnnlab.onnx``, imported when first used."""
+    import importlib
+
+    if name in ("to_torch", "from_torch"):
+        return getattr(importlib.import_module("cnnlab.interop"), name)
+    if name == "onnx":
+        return importlib.import_module("cnnlab.onnx")
+    raise AttributeError(f"module 'cnnlab' has no attribute {name!r}")

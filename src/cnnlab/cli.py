@@ -217,33 +217,17 @@ def _predict_configure(p: argparse.ArgumentParser) -> None:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    """Classify images, prepared as the checkpoint's training images were."""
+    """Classify images, prepared as the model's training images were."""
     import os
     from importlib.resources import files
 
-    import numpy as np
-
-    import cnnlab.functional as F
     from cnnlab import models
-    from cnnlab.checkpoint import load_model
-    from cnnlab.data.preprocess import prepare
-    from cnnlab.imageio import read_image
-    from cnnlab.tensor import Tensor, no_grad
+    from cnnlab.onnx.tools import predict  # a checkpoint folder or an .onnx classifier
 
     target = args.checkpoint
     if not os.path.exists(target) and target.lower() in models.list():  # a model name: its shipped weights
         target = files("cnnlab").joinpath(models.get_model_weights(target).DEFAULT.url).parent
-    model, ckpt = load_model(target)
-    classes = ckpt.classes
-    if not 1 <= args.top <= len(classes):
-        raise ValueError(f"--top must be between 1 and {len(classes)}, the number of classes (got {args.top})")
-    mode = "L" if ckpt.preprocess.channels == 1 else "RGB"
-    batch = np.stack([prepare(read_image(path, mode=mode), ckpt.preprocess) for path in args.images])
-    with no_grad():
-        probs = F.softmax(model(Tensor(batch)), dim=1).numpy()
-    for path, p in zip(args.images, probs):
-        top = np.argsort(-p, kind="stable")[:args.top]
-        print(f"{path}: " + ", ".join(f"{classes[c]} ({p[c]:.1%})" for c in top))
+    print("\n".join(predict(target, args.images, args.top)))
     return 0
 
 
@@ -325,6 +309,10 @@ def _summary(args: argparse.Namespace) -> int:
         if size is None:
             raise ValueError("summary: --layers needs --input (W x H x D)")
         model, shape, name = from_layers(args.layers, size), (size[2], size[1], size[0]), "layers"
+    elif args.model and args.model.lower().endswith(".onnx"):
+        from cnnlab.onnx.tools import input_shape, load_model
+        model, name = load_model(args.model)[0], args.model
+        shape = (size[2], size[1], size[0]) if size else input_shape(model)
     elif args.model:
         model, shape = zoo_model(args.model, size)
         name = args.model
@@ -390,13 +378,21 @@ command("theory", "the lecture's claims measured: conv as a matrix, sparsity, sh
 
 def _convert_configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("input", metavar="IN", help="a PyTorch state_dict (.pt/.pth) or a .safetensors file")
-    p.add_argument("output", metavar="OUT", help="the file to write: .safetensors or .pt/.pth")
+    p.add_argument("output", metavar="OUT", help="the file to write: .safetensors or .pt/.pth, or .onnx")
+    p.add_argument("--model", help="for .onnx from a .safetensors file: the zoo model it holds (such as resnet18)")
+    p.add_argument("--input", dest="input_size", help="for .onnx: W x H x D to trace at (default: the model's own)")
+    p.add_argument("--opset", type=int, default=17, help="for .onnx: the ONNX opset (default 17)")
 
 
 def _convert(args: argparse.Namespace) -> int:
     """Weights between a PyTorch state_dict and safetensors; never unpickles anything but tensors."""
     from cnnlab.io import convert_state_dict
 
+    if args.output.lower().endswith(".onnx"):  # a checkpoint folder or a zoo model's weights, as an ONNX graph
+        from cnnlab.analysis.shapes import parse_size
+        from cnnlab.onnx.tools import convert
+        print(convert(args.input, args.output, args.model, parse_size(args.input_size, "convert") if args.input_size else None, args.opset))
+        return 0
     tensors = convert_state_dict(args.input, args.output)
     count = sum(v.size for v in tensors.values())
     print(f"{args.input} -> {args.output}: {len(tensors)} tensors, {count:,} values")
@@ -477,7 +473,8 @@ command("filter", "classic image filters (blur, sharpen, edges, motion) on a pho
 def _serve_configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000; 0 picks a free one)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
-    p.add_argument("--checkpoint", help="the digit lab's model (default: the pretrained LeNet-5 in the package)")
+    p.add_argument("--checkpoint", "--model", help="the digit lab's model: a checkpoint folder or an .onnx classifier "
+                   "taking 1x28x28 or 3xHxW images (default: the pretrained LeNet-5 in the package)")
     p.add_argument("--verbose", action="store_true", help="log every request")
 
 
@@ -592,9 +589,9 @@ def _viz(args: argparse.Namespace) -> int:
         picture = viz.checkpoint_filters(args.checkpoint, args.layer, args.scale)
         what = f"filters of {args.layer or 'the first conv layer'}, before and after training"
     elif args.what == "activations":
-        from cnnlab.checkpoint import load_model
         from cnnlab.data.preprocess import prepare
         from cnnlab.imageio import read_image
+        from cnnlab.onnx.tools import load_model  # a checkpoint folder or an .onnx file
 
         if args.max_channels < 1:
             raise ValueError(f"--max-channels must be positive (got {args.max_channels})")

@@ -333,7 +333,7 @@ ERRORS = [
     (F.avg_pool2d, (Tensor(np.zeros(5)), 2), {}, ValueError, r"avg_pool2d: expected a 3-D"),
     (F.adaptive_avg_pool2d, (Tensor(np.zeros((5, 5))), 2), {}, ValueError, r"adaptive_avg_pool2d: expected a 3-D"),
     (F.adaptive_max_pool2d, (Tensor(np.zeros((5, 5))), 2), {}, ValueError, r"adaptive_max_pool2d: expected a 3-D"),
-    (F.max_pool2d, (Tensor(np.zeros((1, 1, 5, 5), np.int64)), 2), {}, TypeError, r"max_pool2d: expected a floating point input \(got int64\)"),
+    (F.max_pool2d, (Tensor(np.zeros((1, 1, 5, 5), bool)), 2), {}, TypeError, r"max_pool2d: expected a floating point or integer input \(got bool\)"),
     (F.avg_pool2d, (Tensor(np.zeros((1, 1, 5, 5), np.int32)), 2), {}, TypeError, r"avg_pool2d: expected a floating point"),
     (F.adaptive_avg_pool2d, (Tensor(np.zeros((1, 5, 5), bool)), 2), {}, TypeError, r"adaptive_avg_pool2d: expected a floating"),
     (F.adaptive_max_pool2d, (Tensor(np.zeros((1, 5, 5), np.int64)), 2), {}, TypeError, r"adaptive_max_pool2d: expected a floating"),

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from cnnlab.functional.basic import unbroadcast
 from cnnlab.functional.parallel import run_chunks
 from cnnlab.tensor import Function, Tensor
 
@@ -133,14 +134,56 @@ class LeakyReLU(Function):
 
 
 class ELU(Function):
-    def forward(self, x, alpha: float):
-        self.alpha, self.pos = alpha, x > 0
-        self.neg = np.minimum(x, 0)  # the exponential only where it is used, so large x cannot overflow
-        return np.where(self.pos, x, alpha * np.expm1(self.neg))
+    """``scale * x`` where ``x > 0``, else ``scale * alpha * (exp(input_scale * x) - 1)``: ELU, SELU and CELU."""
+
+    def forward(self, x, alpha: float, scale: float = 1.0, input_scale: float = 1.0, grad_input_scale: float | None = None):
+        # torch's celu backward takes 1 / alpha with alpha rounded to float32, hence grad_input_scale
+        self.x, self.alpha, self.scale, self.pos = x, alpha, scale, x > 0
+        self.grad_input_scale = input_scale if grad_input_scale is None else grad_input_scale
+        neg = np.minimum(x, 0) * input_scale  # the exponential only where it is used, so large x cannot overflow
+        return np.where(self.pos, x * scale, (alpha * scale) * np.expm1(neg))
 
     def backward(self, g):
         # x <= 0 takes the exponential branch, so elu'(0) = alpha, as torch
-        return np.where(self.pos, g, g * self.alpha * np.exp(self.neg))
+        s = self.grad_input_scale
+        return np.where(self.pos, g * self.scale, g * (self.alpha * self.scale * s) * np.exp(np.minimum(self.x, 0) * s))
+
+
+class PReLU(Function):
+    """``x`` where positive, ``weight * x`` elsewhere; ``weight`` is broadcast along the channel axis."""
+
+    def forward(self, x, w):
+        self.x, self.w, self.pos = x, w, x > 0
+        return np.where(self.pos, x, w * x)
+
+    def backward(self, g):
+        gx = np.where(self.pos, g, self.w * g) if self.needs_input_grad[0] else None
+        gw = None
+        if self.needs_input_grad[1]:
+            gw = unbroadcast(np.where(self.pos, 0, self.x * g), self.w.shape, self.w.dtype)
+        return gx, gw
+
+
+_ONE_SIXTH = float(np.float32(1) / np.float32(6))  # torch's hardsigmoid backward multiplies by 1.0f / 6.0f
+
+
+class Hardsigmoid(Function):
+    def forward(self, x):
+        self.inside = (x > -3) & (x < 3)
+        return np.clip(x + 3, 0, 6) / 6
+
+    def backward(self, g):
+        return np.where(self.inside, g * _ONE_SIXTH, 0)
+
+
+class Hardswish(Function):
+    def forward(self, x):
+        self.x = x
+        return x * np.clip(x + 3, 0, 6) / 6
+
+    def backward(self, g):
+        x = self.x  # torch: 0 up to -3, x/3 + 1/2 between, 1 from 3 on
+        return np.where(x <= -3, 0, np.where(x < 3, g * (x / 3 + 0.5), g))
 
 
 # --- smooth activations --------------------------------------------------------------------
@@ -186,6 +229,41 @@ class Tanh(Function):
 
     def backward(self, g):
         return g * (1 - self.out * self.out)
+
+
+class Softplus(Function):
+    """``log(1 + exp(beta x)) / beta``, and ``x`` itself where ``beta x > threshold``."""
+
+    def forward(self, x, beta: float, threshold: float):
+        bx = x * beta
+        self.linear = bx > threshold
+        self.z = np.exp(np.minimum(bx, threshold))  # the exponential only where it is used
+        return np.where(self.linear, x, np.log1p(self.z) / beta)
+
+    def backward(self, g):
+        return np.where(self.linear, g, g * self.z / (self.z + 1))
+
+
+class SiLU(Function):
+    def forward(self, x):
+        self.x, self.s = x, Sigmoid().forward(x)
+        return x * self.s
+
+    def backward(self, g):
+        s = self.s
+        return g * s * (1 + self.x * (1 - s))
+
+
+class Mish(Function):
+    """``x * tanh(softplus(x))``."""
+
+    def forward(self, x):
+        self.x, self.t = x, np.tanh(np.logaddexp(0, x))
+        return x * self.t
+
+    def backward(self, g):
+        t = self.t
+        return g * (t + self.x * Sigmoid().forward(self.x) * (1 - t * t))
 
 
 # --- softmax -------------------------------------------------------------------------------
@@ -396,3 +474,166 @@ def log_softmax(input: Tensor, dim: int | None = None, *, dtype: Any = None) -> 
     if input.ndim == 0:
         return log_softmax(input.reshape(1), 0).reshape(())
     return LogSoftmax.apply(input, dim=dim)
+
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def selu(input: Tensor, inplace: bool = False) -> Tensor:
+    """Scaled ELU, ``scale * elu(x, alpha)`` with the self-normalising constants of Klambauer et al.
+
+    Args:
+        input: a floating point tensor of any shape.
+        inplace: accepted for PyTorch compatibility; the result is always a new tensor.
+
+    Shape:
+        Output: the shape of ``input``.
+
+    Example:
+        >>> round(selu(Tensor([1.0])).item(), 4)
+        1.0507
+    """
+    _check_float("selu", input)
+    return ELU.apply(input, alpha=_SELU_ALPHA, scale=_SELU_SCALE)
+
+
+def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """Continuously differentiable ELU: ``x`` where ``x > 0``, else ``alpha * (exp(x / alpha) - 1)``.
+
+    Args:
+        input: a floating point tensor of any shape.
+        alpha: the negative side saturates to ``-alpha``; must not be 0.
+        inplace: accepted for PyTorch compatibility; the result is always a new tensor.
+
+    Shape:
+        Output: the shape of ``input``.
+
+    Example:
+        >>> round(celu(Tensor([-2.0]), 2.0).item(), 4)
+        -1.2642
+    """
+    _check_float("celu", input)
+    if alpha == 0:
+        raise ValueError("celu: alpha must not be 0 (got 0)")
+    return ELU.apply(input, alpha=float(alpha), input_scale=1 / float(alpha),
+                     grad_input_scale=1 / float(np.float32(alpha)))
+
+
+def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """``log(1 + exp(beta * x)) / beta``, a smooth ReLU; linear where ``beta * x > threshold``.
+
+    Args:
+        input: a floating point tensor of any shape.
+        beta: sharpness.
+        threshold: above ``beta * x > threshold`` the result is ``x`` (no overflow).
+
+    Shape:
+        Output: the shape of ``input``.
+
+    Example:
+        >>> round(softplus(Tensor([0.0])).item(), 4)
+        0.6931
+    """
+    _check_float("softplus", input)
+    return Softplus.apply(input, beta=float(beta), threshold=float(threshold))
+
+
+def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
+    """``relu6(x + 3) / 6``, a piecewise-linear sigmoid.
+
+    Args:
+        input: a floating point tensor of any shape.
+        inplace: accepted for PyTorch compatibility; the result is always a new tensor.
+
+    Shape:
+        Output: the shape of ``input``.
+
+    Example:
+        >>> hardsigmoid(Tensor([-4.0, 0.0, 4.0])).tolist()
+        [0.0, 0.5, 1.0]
+    """
+    _check_float("hardsigmoid", input)
+    return Hardsigmoid.apply(input)
+
+
+def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
+    """``x * relu6(x + 3) / 6`` (MobileNetV3).
+
+    Args:
+        input: a floating point tensor of any shape.
+        inplace: accepted for PyTorch compatibility; the result is always a new tensor.
+
+    Shape:
+        Output: the shape of ``input``.
+
+    Example:
+        >>> hardswish(Tensor([-4.0, 0.0, 4.0])).tolist()
+        [-0.0, 0.0, 4.0]
+    """
+    _check_float("hardswish", input)
+    return Hardswish.apply(input)
+
+
+def silu(input: Tensor, inplace: bool = False) -> Tensor:
+    """Sigmoid linear unit (swish), ``x * sigmoid(x)``.
+
+    Args:
+        input: a floating point tensor of any shape.
+        inplace: accepted for PyTorch compatibility; the result is always a new tensor.
+
+    Shape:
+        Output: the shape of ``input``.
+
+    Example:
+        >>> round(silu(Tensor([1.0])).item(), 4)
+        0.7311
+    """
+    _check_float("silu", input)
+    return SiLU.apply(input)
+
+
+def mish(input: Tensor, inplace: bool = False) -> Tensor:
+    """``x * tanh(softplus(x))`` (Misra, 2019).
+
+    Args:
+        input: a floating point tensor of any shape.
+        inplace: accepted for PyTorch compatibility; the result is always a new tensor.
+
+    Shape:
+        Output: the shape of ``input``.
+
+    Example:
+        >>> round(mish(Tensor([1.0])).item(), 4)
+        0.8651
+    """
+    _check_float("mish", input)
+    return Mish.apply(input)
+
+
+def prelu(input: Tensor, weight: Tensor) -> Tensor:
+    """``x`` where positive, ``weight * x`` elsewhere, with a learned slope per channel (axis 1).
+
+    Args:
+        input: a floating point tensor; its channels are axis 1 (a 1-D input is one channel).
+        weight: ``(1,)`` (one slope for all) or ``(C,)``.
+
+    Shape:
+        Output: the shape of ``input``.
+
+    Example:
+        >>> prelu(Tensor([[-2.0, 2.0]]), Tensor([0.25, 0.5])).tolist()
+        [[-0.5, 2.0]]
+    """
+    _check_float("prelu", input)
+    _check_float("prelu", weight, "weight")
+    n = weight.numel()
+    if n != 1:
+        C = input.shape[1] if input.ndim >= 2 else 1
+        if weight.ndim != 1 or n != C:
+            raise ValueError(f"prelu: weight must have 1 or {C} (the input's channels) elements "
+                             f"(got weight {weight.shape}, input {input.shape})")
+        weight = weight.reshape(C, *[1] * (input.ndim - 2))  # (C, 1, ..., 1): broadcast along axis 1
+    elif weight.ndim > input.ndim:
+        weight = weight.reshape(())
+    return PReLU.apply(input, weight)

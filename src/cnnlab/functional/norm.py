@@ -175,3 +175,38 @@ def batch_norm(
                            running_mean=None if running_mean is None else running_mean.data,
                            running_var=None if running_var is None else running_var.data,
                            training=bool(training), momentum=float(momentum), eps=float(eps))
+
+
+def local_response_norm(input: Tensor, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0) -> Tensor:
+    """Normalise each value by the energy of its neighbours across channels, as torch's.
+
+    ``b_c = a_c / (k + alpha/size * sum of a_c'^2 over the size channels around c)^beta``
+    (AlexNet's "brightness normalisation"), computed as torch does: the squares are padded
+    along the channel axis (``size // 2`` before, ``(size - 1) // 2`` after) and averaged
+    with a ``(size, 1)`` window.
+
+    Args:
+        input: ``(N, C, *)`` with at least one trailing axis, floating point.
+        size: how many neighbouring channels (including itself) are summed.
+        alpha: multiplicative factor; beta: exponent; k: additive constant.
+
+    Shape:
+        Output: the shape of ``input``.
+
+    Example:
+        >>> local_response_norm(Tensor(np.ones((1, 3, 2, 2))), 2).shape
+        (1, 3, 2, 2)
+    """
+    from cnnlab.functional.padding import pad
+    from cnnlab.functional.pool import avg_pool2d
+
+    _check_float("local_response_norm", input)
+    if not isinstance(size, (int, np.integer)) or isinstance(size, bool) or size <= 0:
+        raise ValueError(f"local_response_norm: size must be a positive int (got {size!r})")
+    if input.ndim < 3:
+        raise ValueError(f"local_response_norm: expected a 3-D or higher input (N, C, *) (got shape {input.shape})")
+    N, C = input.shape[:2]
+    sq = (input * input).reshape(N, 1, C, -1)  # (N, 1, C, prod(*)): channels become a spatial axis
+    sq = pad(sq, (0, 0, size // 2, (size - 1) // 2))  # (N, 1, C + size - 1, prod(*))
+    div = avg_pool2d(sq, (size, 1), stride=1).reshape(input.shape)  # the mean of the squares around each channel
+    return input / (div * alpha + k) ** beta

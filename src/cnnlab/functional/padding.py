@@ -23,6 +23,14 @@ def _source_index(n: int, before: int, after: int, mode: str) -> np.ndarray:
     return j % n  # circular
 
 
+def _crop(shape: tuple[int, ...], axes: list[int], pairs: list[tuple[int, int]]) -> tuple[slice, ...]:
+    """The index that removes ``-before``/``-after`` elements where those pads are negative."""
+    crop = [slice(None)] * len(shape)
+    for axis, (before, after) in zip(axes, pairs):
+        crop[axis] = slice(max(-before, 0), shape[axis] - max(-after, 0))
+    return tuple(crop)
+
+
 class Pad(Function):
     """Pad the last ``len(pad)//2`` axes; ``pad`` is (left, right, top, bottom, ...), last axis first."""
 
@@ -31,10 +39,10 @@ class Pad(Function):
         self.axes = [x.ndim - 1 - i for i in range(k)]
         self.pairs = [(pad[2 * i], pad[2 * i + 1]) for i in range(k)]
         self.in_shape = x.shape
-        if mode == "constant":
-            widths = [(0, 0)] * (x.ndim - k) + self.pairs[::-1]
+        if mode == "constant":  # a negative pad crops first, as torch's narrow
             self.index = None
-            return np.pad(x, widths, mode="constant", constant_values=value)
+            widths = [(0, 0)] * (x.ndim - k) + [(max(b, 0), max(e, 0)) for b, e in self.pairs[::-1]]
+            return np.pad(x[_crop(x.shape, self.axes, self.pairs)], widths, mode="constant", constant_values=value)
         self.index = [_source_index(x.shape[a], b, e, mode) for a, (b, e) in zip(self.axes, self.pairs)]
         for axis, idx, (before, after) in zip(self.axes, self.index, self.pairs):
             if before or after:  # np.take copies even when nothing is added
@@ -43,10 +51,9 @@ class Pad(Function):
 
     def backward(self, g):
         if self.index is None:
-            crop = [slice(None)] * g.ndim
-            for axis, (before, after) in zip(self.axes, self.pairs):
-                crop[axis] = slice(before, g.shape[axis] - after)
-            return g[tuple(crop)]
+            g = g[_crop(g.shape, self.axes, [(-b, -e) for b, e in self.pairs])]
+            widths = [(0, 0)] * (g.ndim - len(self.axes)) + [(max(-b, 0), max(-e, 0)) for b, e in self.pairs[::-1]]
+            return np.pad(g, widths) if any(map(any, widths)) else g
         for axis, idx, (before, _) in reversed(list(zip(self.axes, self.index, self.pairs))):
             n = self.in_shape[axis]
             g = np.moveaxis(g, axis, -1)
@@ -63,7 +70,8 @@ def pad(input: Tensor, pad: Sequence[int], mode: str = "constant", value: float 
     Args:
         input: tensor of any shape, e.g. ``(N, C, H, W)``.
         pad: ``(left, right)`` for the last axis, then ``(top, bottom)`` for the one
-            before, and so on; non-negative.
+            before, and so on; in constant mode a negative pad crops that many
+            elements, as in torch.
         mode: ``'constant'`` (fill with ``value``), ``'reflect'`` (mirror, edge not
             repeated), ``'replicate'`` (repeat the edge) or ``'circular'`` (wrap around).
 
@@ -81,10 +89,12 @@ def pad(input: Tensor, pad: Sequence[int], mode: str = "constant", value: float 
         raise ValueError(f"pad: pad must be an even-length sequence of ints (got {pad})")
     if len(pad) // 2 > input.ndim:
         raise ValueError(f"pad: {len(pad) // 2} axes to pad but input has only {input.ndim} (shape {input.shape})")
-    if any(p < 0 for p in pad):
-        raise ValueError(f"pad: padding must be non-negative (got {pad})")
+    if mode != "constant" and any(p < 0 for p in pad):
+        raise ValueError(f"pad: {mode} padding must be non-negative (got {pad})")
     for i in range(len(pad) // 2):
         n, before, after = input.shape[-1 - i], pad[2 * i], pad[2 * i + 1]
+        if n + min(before, 0) + min(after, 0) < 0:
+            raise ValueError(f"pad: negative padding ({before}, {after}) crops more than the axis size {n} (input {input.shape})")
         if mode == "reflect" and max(before, after) >= n:
             raise ValueError(f"pad: reflect padding ({before}, {after}) must be smaller than the axis size {n} (input {input.shape})")
         if mode in ("replicate", "circular") and n == 0 or mode == "circular" and max(before, after) > n:

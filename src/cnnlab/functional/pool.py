@@ -165,7 +165,7 @@ class MaxPool2d(_Pool2d):
 
         def work(lo: int, hi: int) -> None:
             xc = planes[lo:hi]
-            xp = _pad(xc, self.pads, -np.inf)
+            xp = _pad(xc, self.pads, -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min)
             views = [xp[at] for at in self.picks]  # KH*KW arrays (p, OH, OW)
             m = y[lo:hi]
             np.copyto(m, views[0])
@@ -299,14 +299,14 @@ class AdaptiveAvgPool2d(Function):
 
 
 # --- the public functions ------------------------------------------------------------------
-def _check_input(op: str, input: Any) -> bool:
-    """Check the input tensor; return whether it is batched (4-D)."""
+def _check_input(op: str, input: Any, kinds: str = "f") -> bool:
+    """Check the input tensor (dtype kind in ``kinds``); return whether it is batched (4-D)."""
     if not isinstance(input, Tensor):
         raise TypeError(f"{op}: input must be a Tensor (got {type(input).__name__})")
     if input.ndim not in (3, 4):
         raise ValueError(f"{op}: expected a 3-D (C, H, W) or 4-D (N, C, H, W) input (got shape {input.shape})")
-    if input.dtype.kind != "f":
-        raise TypeError(f"{op}: expected a floating point input (got {input.dtype})")
+    if input.dtype.kind not in kinds:
+        raise TypeError(f"{op}: expected a floating point{' or integer' if 'i' in kinds else ''} input (got {input.dtype})")
     if 0 in input.shape[-3:]:
         raise ValueError(f"{op}: expected non-empty channel and spatial dimensions (got shape {input.shape})")
     return input.ndim == 4
@@ -394,7 +394,7 @@ def max_pool2d(
         [[[[5.0, 7.0], [13.0, 15.0]]]]
     """
     op = "max_pool2d"
-    batched = _check_input(op, input)
+    batched = _check_input(op, input, "fiu")  # integers too, as torch
     kernel, stride, padding, dilation, out_hw = _geometry(op, input, kernel_size, stride, padding, dilation, ceil_mode)
     rows, cols = (_table(o, k, s, p, d) for o, k, s, p, d in zip(out_hw, kernel, stride, padding, dilation))
     out = MaxPool2d.apply(_batch(input, batched), rows=rows, cols=cols, return_indices=bool(return_indices))

@@ -12,7 +12,8 @@ Example:
 """
 
 from cnnlab.nn import init
-from cnnlab.nn.activation import ELU, GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from cnnlab.nn.activation import (CELU, ELU, GELU, SELU, Hardsigmoid, Hardswish, LeakyReLU, LogSoftmax, Mish, PReLU,
+                                  ReLU, Sigmoid, SiLU, Softmax, Softplus, Tanh)
 from cnnlab.nn.batchnorm import BatchNorm1d, BatchNorm2d
 from cnnlab.nn.conv import Conv2d, ConvTranspose2d
 from cnnlab.nn.dropout import Dropout
@@ -23,8 +24,9 @@ from cnnlab.nn.normalization import LocalResponseNorm
 from cnnlab.nn.pooling import AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, MaxPool2d
 
 __all__ = [
-    "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Conv2d",
-    "ConvTranspose2d", "CrossEntropyLoss", "Dropout", "ELU", "Flatten", "GELU", "Identity", "LeakyReLU",
-    "Linear", "LocalResponseNorm", "LogSoftmax", "MSELoss", "MaxPool2d", "Module", "ModuleDict", "ModuleList", "NLLLoss",
-    "Parameter", "ReLU", "Sequential", "Sigmoid", "Softmax", "Tanh", "init",
+    "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "CELU", "Conv2d",
+    "ConvTranspose2d", "CrossEntropyLoss", "Dropout", "ELU", "Flatten", "GELU", "Hardsigmoid", "Hardswish", "Identity",
+    "LeakyReLU", "Linear", "LocalResponseNorm", "LogSoftmax", "MSELoss", "MaxPool2d", "Mish", "Module", "ModuleDict",
+    "ModuleList", "NLLLoss", "PReLU", "Parameter", "ReLU", "SELU", "Sequential", "Sigmoid", "SiLU", "Softmax", "Softplus",
+    "Tanh", "init",
 ]

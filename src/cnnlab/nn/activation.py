@@ -7,8 +7,10 @@ new tensor with the same values.
 
 from __future__ import annotations
 
+import numpy as np
+
 import cnnlab.functional as F
-from cnnlab.nn.module import Module
+from cnnlab.nn.module import Module, Parameter
 from cnnlab.tensor import Tensor
 
 
@@ -138,3 +140,112 @@ class LogSoftmax(Module):
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
+
+
+class _Plain(Module):
+    """An activation without arguments but ``inplace``."""
+
+    fn = staticmethod(F.relu)
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, input: Tensor) -> Tensor:
+        return type(self).fn(input)
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
+
+
+class SELU(_Plain):
+    """``scale * elu(x, alpha)`` with the self-normalising constants."""
+
+    fn = staticmethod(F.selu)
+
+
+class Hardsigmoid(_Plain):
+    """``relu6(x + 3) / 6``."""
+
+    fn = staticmethod(F.hardsigmoid)
+
+
+class Hardswish(_Plain):
+    """``x * relu6(x + 3) / 6``."""
+
+    fn = staticmethod(F.hardswish)
+
+
+class SiLU(_Plain):
+    """``x * sigmoid(x)``.
+
+    Example:
+        >>> SiLU()
+        SiLU()
+    """
+
+    fn = staticmethod(F.silu)
+
+
+class Mish(_Plain):
+    """``x * tanh(softplus(x))``."""
+
+    fn = staticmethod(F.mish)
+
+
+class CELU(Module):
+    """``x`` where positive, ``alpha * (exp(x / alpha) - 1)`` elsewhere.
+
+    Example:
+        >>> CELU()
+        CELU(alpha=1.0)
+    """
+
+    def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
+        super().__init__()
+        self.alpha, self.inplace = alpha, inplace
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.celu(input, self.alpha)
+
+    def extra_repr(self) -> str:
+        return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
+
+
+class Softplus(Module):
+    """``log(1 + exp(beta x)) / beta``, linear above ``threshold``.
+
+    Example:
+        >>> Softplus()
+        Softplus(beta=1.0, threshold=20.0)
+    """
+
+    def __init__(self, beta: float = 1.0, threshold: float = 20.0) -> None:
+        super().__init__()
+        self.beta, self.threshold = beta, threshold
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.softplus(input, self.beta, self.threshold)
+
+    def extra_repr(self) -> str:
+        return f"beta={float(self.beta)}, threshold={float(self.threshold)}"
+
+
+class PReLU(Module):
+    """``x`` where positive, ``weight * x`` elsewhere, with a learned slope (one, or one per channel).
+
+    Example:
+        >>> PReLU(3).weight.shape
+        (3,)
+    """
+
+    def __init__(self, num_parameters: int = 1, init: float = 0.25, dtype=None) -> None:
+        super().__init__()
+        self.num_parameters = num_parameters
+        self.weight = Parameter(np.full(num_parameters, init, dtype or np.float32))
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.prelu(input, self.weight)
+
+    def extra_repr(self) -> str:
+        return f"num_parameters={self.num_parameters}"

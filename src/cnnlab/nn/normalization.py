@@ -14,8 +14,7 @@ class LocalResponseNorm(Module):
 
     ``b_c = a_c / (k + alpha/size * sum of a_c'^2 over the size channels around c)^beta``
     (AlexNet's "brightness normalisation", ZFNet's "contrast normalisation across feature
-    maps"). It has no parameters. Computed as torch does: the squares are padded along
-    the channel axis and averaged with a ``(size, 1)`` window.
+    maps"). It has no parameters; ``F.local_response_norm`` computes it.
 
     Shape:
         ``(N, C, H, W) -> (N, C, H, W)``.
@@ -37,11 +36,7 @@ class LocalResponseNorm(Module):
     def forward(self, input: Tensor) -> Tensor:
         if input.ndim != 4:
             raise ValueError(f"LocalResponseNorm: expected a 4-D input (N, C, H, W) (got shape {input.shape})")
-        N, C, H, W = input.shape
-        sq = (input * input).reshape(N, 1, C, H * W)  # (N, 1, C, H*W): channels become a spatial axis
-        sq = F.pad(sq, (0, 0, self.size // 2, (self.size - 1) // 2))  # (N, 1, C + size - 1, H*W)
-        div = F.avg_pool2d(sq, (self.size, 1), stride=1).reshape(N, C, H, W)  # (N, C, H, W)
-        return input / (div * self.alpha + self.k) ** self.beta
+        return F.local_response_norm(input, self.size, self.alpha, self.beta, self.k)
 
     def extra_repr(self) -> str:
         return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"

@@ -319,7 +319,7 @@ class Explorer:
             return self._model
 
     def _load(self) -> Any:
-        from cnnlab.checkpoint import load_model
+        from cnnlab.onnx.tools import load_model  # a checkpoint folder or an .onnx classifier
 
         if self.checkpoint is None:
             with as_file(files("cnnlab") / "data" / "pretrained" / "lenet5") as folder:
@@ -335,12 +335,12 @@ class Explorer:
                     lambda m, args, out, name=name: self._captured.append((name, type(m).__name__, out.numpy()[0].copy())))
         try:
             with no_grad():
-                logits = model(Tensor(np.zeros((1, 1, 28, 28), np.float32)))
+                logits = model(Tensor(np.zeros((1, self.preprocess.channels, *self.preprocess.size), np.float32)))
         except (ValueError, TypeError) as e:
-            raise ValueError(f"the digit lab needs a model taking 28x28 grayscale digits: {e}") from None
+            raise ValueError(f"the digit lab needs a model taking 28x28 grayscale digits or 3xHxW images: {e}") from None
         finally:
             self._captured.clear()
-        if logits.shape != (1, 10):
+        if logits.ndim != 2 or logits.shape[1] < 2 or (logits.shape[1] != 10 and not hasattr(model, "input_shape")):
             raise ValueError(f"the digit lab needs a model with 10 outputs, one per digit (got {logits.shape[1:]})")
         return model
 
@@ -351,8 +351,8 @@ class Explorer:
         background is light, cropped, scaled to 20 pixels, centred by mass), normalised as
         in training, and run through the model; every layer's output comes back.
         """
+        from cnnlab.data.preprocess import prepare
         from cnnlab.data.transforms import mnist_style
-        from cnnlab.data.preprocess import normalize
 
         began = time.perf_counter()
         p = _check_keys(params, {"width", "height", "pixels"}, "digit")
@@ -373,7 +373,7 @@ class Explorer:
         model = self.model()
         with self._model_lock, no_grad():
             self._captured.clear()
-            logits = model(Tensor(normalize(digit[None, None], self.preprocess)))  # (1, 10)
+            logits = model(Tensor(prepare(drawing, self.preprocess)[None]))  # (1, classes)
             probs = F.softmax(logits, dim=1).numpy()[0]
             layers = [{"name": name, "type": kind, "shape": list(out.shape),
                        "min": float(out.min()), "max": float(out.max()), "values": _rounded(out, 3)}

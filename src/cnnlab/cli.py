@@ -2,12 +2,17 @@
 
 Every subcommand registers itself in ``COMMANDS`` through ``@command``. Errors that
 users can cause (``ValueError``, ``TypeError``, ``OSError``) become one line on stderr
-and exit code 2, without a traceback.
+and exit code 2, without a traceback; numbers out of range are refused, never replaced by
+a default. Ctrl-C ends with one line and exit code 130; a reader that goes away (``cnnlab
+summary resnet50 | head``) ends the command quietly with exit code 141, as a tool killed
+by SIGPIPE.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import sys
 from typing import Callable
 
@@ -22,6 +27,19 @@ def command(name: str, help: str, configure: Callable[[argparse.ArgumentParser],
     return decorate
 
 
+_KINDS = {"positive": lambda v: v > 0, "non-negative": lambda v: v >= 0, "finite": lambda v: True}
+
+
+def _check(args: argparse.Namespace, kind: str, *options: str) -> None:
+    """Refuse an option that is not finite or not ``kind`` ('positive', 'non-negative', 'finite'), naming it."""
+    for option in options:
+        value = getattr(args, option.lstrip("-").replace("-", "_"))
+        if value is None or isinstance(value, str):  # not given, or a word such as padding 'same'
+            continue
+        if not math.isfinite(value) or not _KINDS[kind](value):
+            raise ValueError(f"{option} must be {'a finite number' if kind == 'finite' else kind} (got {value})")
+
+
 def _demo_configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--size", type=int, default=7, help="input height and width (default 7)")
 
@@ -30,6 +48,7 @@ def _demo(args: argparse.Namespace) -> int:
     """The lecture's worked examples, computed by the engine."""
     import numpy as np
 
+    _check(args, "positive", "--size")
     import cnnlab
     import cnnlab.functional as F
 
@@ -214,6 +233,8 @@ def _shape(args: argparse.Namespace) -> int:
     """Output sizes worked out the lecture's way, for one layer or a chain."""
     from cnnlab.analysis import shapes
 
+    _check(args, "positive", "--kernel", "--stride", "--dilation")
+    _check(args, "non-negative", "--padding", "--output-padding")
     W, H, D = shapes.parse_size(args.input)
     if args.layers:
         stages = shapes.walk((W, H, D), args.layers, strict=args.strict)
@@ -254,8 +275,7 @@ def _summary(args: argparse.Namespace) -> int:
     if args.list:
         _print_json(models.list()) if args.json else print("\n".join(models.list()))
         return 0
-    if args.batch_size < 1:
-        raise ValueError(f"summary: --batch-size must be positive (got {args.batch_size})")
+    _check(args, "positive", "--batch-size")
     size = parse_size(args.input, "summary") if args.input else None
     if args.layers:
         if size is None:
@@ -277,7 +297,7 @@ command("summary", "a model layer by layer: shapes, parameters, MACs/FLOPs, rece
 def _theory_configure(p: argparse.ArgumentParser) -> None:
     from cnnlab.analysis.theory import TOPICS
 
-    p.add_argument("topic", choices=[*TOPICS, "all"], help="matrix: conv as a matrix; sparse: FC vs locally connected "
+    p.add_argument("topic", choices=[*TOPICS, "sparsity", "all"], help="matrix: conv as a matrix; sparse (or sparsity): FC vs locally connected "
                    "vs conv; edge: the lecture's 320x280 example; equivariance; pooling: local invariance on MNIST")
     p.add_argument("--input", help="W x H x D (matrix: default 4x4x1; sparse: 32x32x3; edge: 320x280)")
     p.add_argument("--kernel", type=int, help="filter size (matrix: default 3; sparse: 5)")
@@ -298,8 +318,11 @@ def _theory(args: argparse.Namespace) -> int:
     from cnnlab.analysis.shapes import parse_size
     from cnnlab.analysis.theory import TOPICS, run
 
+    _check(args, "positive", "--kernel", "--out-channels", "--stride", "--dilation", "--groups", "--images")
+    _check(args, "non-negative", "--padding", "--seed")
     size = parse_size(args.input, "theory") if args.input else None
     results = {}
+    args.topic = "sparse" if args.topic == "sparsity" else args.topic
     for topic in TOPICS if args.topic == "all" else [args.topic]:
         results[topic], text = run(topic, input=size, kernel=args.kernel, out_channels=args.out_channels,
                                    stride=args.stride, padding=args.padding, dilation=args.dilation, groups=args.groups,
@@ -405,6 +428,8 @@ def _filter(args: argparse.Namespace) -> int:
     from cnnlab import filters
     from cnnlab.imageio import check_writable, read_image, write_image
 
+    _check(args, "positive", "--size", "--sigma", "--max-pixels")
+    _check(args, "finite", "--angle")
     if not args.out and not args.gallery:
         raise ValueError("nothing to do: give --out FILE (with --kernel) and/or --gallery FILE")
     if args.image and args.sample:
@@ -522,6 +547,13 @@ def _viz_configure(p: argparse.ArgumentParser) -> None:
     m.add_argument("--out", default="matrix.png", help="picture to write (default matrix.png)")
 
 
+_VIZ_NUMBERS = {  # (positive, non-negative) options of each picture
+    "activations": (("--max-channels",), ()),
+    "conv": (("--kernel", "--stride", "--dilation", "--ms", "--max-frames"), ("--padding", "--output-padding", "--seed")),
+    "matrix": (("--kernel", "--out-channels", "--stride", "--dilation", "--groups"), ("--padding",)),
+}
+
+
 def _viz(args: argparse.Namespace) -> int:
     """Pictures of filters, activation maps, convolution animations and the conv matrix."""
     from pathlib import Path
@@ -532,12 +564,13 @@ def _viz(args: argparse.Namespace) -> int:
     from cnnlab.analysis.shapes import parse_size
     from cnnlab.imageio import check_writable
 
+    positive, non_negative = _VIZ_NUMBERS.get(args.what, ((), ()))
+    _check(args, "positive", *positive)
+    _check(args, "non-negative", *non_negative)
     if args.what == "conv":
         strip = args.strip or str(Path(args.out).with_name(Path(args.out).stem + "_frames.png"))
         if not args.out.lower().endswith(".gif"):
             raise ValueError(f"--out {args.out}: the animation is a GIF; give a name ending in .gif")
-        if args.ms <= 0 or args.max_frames <= 0:
-            raise ValueError(f"--ms and --max-frames must be positive (got {args.ms}, {args.max_frames})")
         for path in (args.out, strip):
             check_writable(path)
         W, H, D = parse_size(args.input, "viz conv")
@@ -566,8 +599,6 @@ def _viz(args: argparse.Namespace) -> int:
         from cnnlab.imageio import read_image
         from cnnlab.train import _normalize, load_model
 
-        if args.max_channels < 1:
-            raise ValueError(f"--max-channels must be positive (got {args.max_channels})")
         model, info = load_model(args.checkpoint)
         digit = _normalize(mnist_style(read_image(args.image, mode="L"))[None])  # (1, 28, 28)
         layers = [n.strip() for n in args.layers.split(",")] if args.layers else None
@@ -575,11 +606,16 @@ def _viz(args: argparse.Namespace) -> int:
                                   title=f"activation maps of {info['model']} for {args.image}")
         what = f"activation maps of {args.image}"
     else:
+        from cnnlab.analysis.theory import MAX_CONNECTIONS
+
         W, H, D = parse_size(args.input, "viz matrix")
         if args.groups < 1 or D % args.groups or args.out_channels % args.groups:
             raise ValueError(f"viz matrix: --groups {args.groups} must divide the {D} input and "
                              f"{args.out_channels} output channels")
         count = args.out_channels * (D // args.groups) * args.kernel ** 2
+        if count > MAX_CONNECTIONS:  # every weight is drawn: refuse before building them
+            raise ValueError(f"viz matrix: --kernel {args.kernel} and --out-channels {args.out_channels} make {count:,} "
+                             f"weights, more than the limit of {MAX_CONNECTIONS:,}")
         weight = np.arange(1.0, count + 1).reshape(args.out_channels, D // args.groups, args.kernel, args.kernel)
         picture = viz.conv_matrix_picture(weight, (H, W), args.stride, args.padding, args.dilation, args.groups)
         what = "the conv matrix"
@@ -607,6 +643,7 @@ def _tour(args: argparse.Namespace) -> int:
 
     from cnnlab.viz.tour import tour
 
+    _check(args, "non-negative", "--seed")  # tour() itself refuses --epochs 0, before writing anything
     began = time.perf_counter()
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     index = tour(args.out, epochs=args.epochs, checkpoint=args.checkpoint, zoo=models, seed=args.seed,
@@ -628,15 +665,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _reader_gone() -> int:
+    """stdout's reader left (``| head``): say nothing more, as tools killed by SIGPIPE do."""
+    try:  # later writes, and the flush at exit, go nowhere instead of raising again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # stdout is not a file (captured in a test)
+        pass
+    return 141  # 128 + SIGPIPE: what a shell reports for `yes | head`
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    name = "cnnlab"
     try:
-        return int(args.run(args) or 0)
+        args = build_parser().parse_args(argv)
+        name = f"cnnlab {args.command}"
+        code = int(args.run(args) or 0)
+        sys.stdout.flush()  # a pipe's reader may have gone: find out here, not at exit
+        return code
+    except BrokenPipeError:
+        return _reader_gone()
     except (ValueError, TypeError, OSError) as e:
-        print(f"cnnlab {args.command}: error: {e}", file=sys.stderr)
+        print(f"{name}: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"cnnlab {args.command}: interrupted", file=sys.stderr)
+        print(f"{name}: interrupted", file=sys.stderr)
         return 130
 
 

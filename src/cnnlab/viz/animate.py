@@ -201,12 +201,6 @@ def conv_animation(
     if isinstance(max_frames, bool) or not isinstance(max_frames, (int, np.integer)) or max_frames < 1:
         raise ValueError(f"{op}: max_frames must be a positive int (got {max_frames!r})")
     pads = _pads(padding, n, k, s, d, transposed)
-    for axis, a, b, c, e, p, o in (("rows", n[0], k[0], s[0], d[0], pads[0], opad[0]),
-                                   ("columns", n[1], k[1], s[1], d[1], pads[1], opad[1])):
-        side = (2 * (e * (b - 1) - p[0]) + (a - 1) * c + 1 + o) if transposed else a + p[0] + p[1]  # as _axis lays it out
-        if side > MAX_GRID_SIDE:
-            raise ValueError(f"{op}: the drawn grid would have {side:,} {axis} (the limit is {MAX_GRID_SIDE}); "
-                             f"use a smaller input, padding or stride")
     how = [explain(*a, transposed=transposed, output_padding=o, op=op, axis=ax)
            for a, o, ax in zip(zip(n, k, s, pads, d), opad, ("rows", "columns"))]
     formula = [how[0].formula] if how[0].formula == how[1].formula else \
@@ -218,6 +212,12 @@ def conv_animation(
             "use a smaller kernel, stride or padding"
         raise ValueError(f"{op}: the output is {OH}x{OW}, which makes {OH * OW:,} frames, more than the limit of "
                          f"{max_frames}; {hint}")
+    for axis, a, b, c, e, p, o in (("rows", n[0], k[0], s[0], d[0], pads[0], opad[0]),
+                                   ("columns", n[1], k[1], s[1], d[1], pads[1], opad[1])):
+        side = (2 * (e * (b - 1) - p[0]) + (a - 1) * c + 1 + o) if transposed else a + p[0] + p[1]  # as _axis lays it out
+        if side > MAX_GRID_SIDE:
+            raise ValueError(f"{op}: the drawn grid would have {side:,} {axis} (the limit is {MAX_GRID_SIDE}); "
+                             f"use a smaller input, padding or stride")
     rows = _axis(n[0], k[0], s[0], pads[0], d[0], transposed, opad[0])
     cols = _axis(n[1], k[1], s[1], pads[1], d[1], transposed, opad[1])
     x, w, out = _values(image, weight, n, k, s, pads, d, transposed, opad)

@@ -216,7 +216,10 @@ def _print_json(obj: object) -> None:
 
 
 def _shape_configure(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--input", required=True, help="N (an N x N image) or W x H x D such as 32x32x3")
+    from cnnlab.analysis.shapes import MAX_SIZE
+
+    p.add_argument("--input", required=True, help="N (an N x N image) or W x H x D such as 32x32x3 "
+                   f"(padded, at most {MAX_SIZE:,} per axis)")
     p.add_argument("--kernel", type=int, help="filter size F (one layer)")
     p.add_argument("--stride", type=int, default=1, help="S (default 1)")
     p.add_argument("--padding", type=_padding_arg, default=0, help="P on each side, 'same' or 'valid' (default 0)")
@@ -258,10 +261,14 @@ command("shape", "output sizes with the lecture's formula: one layer, or a chain
 
 
 def _summary_configure(p: argparse.ArgumentParser) -> None:
+    from cnnlab.analysis.summary import MAX_MACS, MAX_TENSOR_ELEMENTS
+
     p.add_argument("model", nargs="?", help="a model name (see --list)")
     p.add_argument("--layers", help="summarise a chain instead, such as conv5x5x6,relu,pool2,fc10 (needs --input)")
     p.add_argument("--input", help="W x H x D, such as 224x224x3 (default: the model's own)")
-    p.add_argument("--batch-size", type=int, default=1, help="images in the traced forward (default 1)")
+    p.add_argument("--batch-size", type=int, default=1, help="images in the traced forward (default 1); a trace whose "
+                   f"largest tensor passes {MAX_TENSOR_ELEMENTS:,} elements or whose convolutions pass {MAX_MACS:,} "
+                   "multiply-adds is refused")
     p.add_argument("--list", action="store_true", help="list the models")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
@@ -295,7 +302,7 @@ command("summary", "a model layer by layer: shapes, parameters, MACs/FLOPs, rece
 
 
 def _theory_configure(p: argparse.ArgumentParser) -> None:
-    from cnnlab.analysis.theory import TOPICS
+    from cnnlab.analysis.theory import MAX_CONNECTIONS, MAX_DENSE_ENTRIES, TOPICS
 
     p.add_argument("topic", choices=[*TOPICS, "sparsity", "all"], help="matrix: conv as a matrix; sparse (or sparsity): FC vs locally connected "
                    "vs conv; edge: the lecture's 320x280 example; equivariance; pooling: local invariance on MNIST")
@@ -306,7 +313,8 @@ def _theory_configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--padding", type=_padding_arg, default=0, help="int, 'same' or 'valid'")
     p.add_argument("--dilation", type=int, default=1)
     p.add_argument("--groups", type=int, default=1)
-    p.add_argument("--show", action="store_true", help="matrix: print the dense matrix")
+    p.add_argument("--show", action="store_true", help=f"matrix: print the dense matrix (at most "
+                   f"{MAX_DENSE_ENTRIES:,} entries); matrix and edge build at most {MAX_CONNECTIONS:,} connections")
     p.add_argument("--checkpoint", help="equivariance: a trained LeNet-5 checkpoint (default runs/lenet5 if present)")
     p.add_argument("--images", type=int, default=500, help="pooling: MNIST test digits to use (default 500)")
     p.add_argument("--seed", type=int, default=0)
@@ -400,14 +408,15 @@ command("convert", "convert weights between a PyTorch state_dict (.pt/.pth) and 
 
 
 def _filter_configure(p: argparse.ArgumentParser) -> None:
-    from cnnlab.filters import BORDERS, KERNELS, METHODS, SAMPLES
+    from cnnlab.filters import BORDERS, KERNELS, MAX_KERNEL_SIDE, METHODS, SAMPLES
     from cnnlab.imageio import MAX_PIXELS
 
     p.add_argument("image", nargs="?", metavar="IMAGE", help="an image file (default: the embedded camera.png)")
     p.add_argument("--sample", choices=SAMPLES, help="use an embedded photograph instead of IMAGE")
     p.add_argument("--kernel", help=f"a name ({', '.join(KERNELS)}), a matrix such as '0,-1,0;-1,5,-1;0,-1,0', "
                    "or a text/CSV file of rows (a matrix that starts with a minus: --kernel=-1,0;0,1)")
-    p.add_argument("--size", type=int, help="side k of box, gaussian, motion (line length) or identity")
+    p.add_argument("--size", type=int, help="side k of box, gaussian, motion (line length) or identity "
+                   f"(at most {MAX_KERNEL_SIDE})")
     p.add_argument("--sigma", type=float, help="gaussian: standard deviation in pixels (default 0.5)")
     p.add_argument("--angle", type=float, help="motion: degrees counter-clockwise from horizontal (default 135)")
     p.add_argument("--axis", type=int, choices=(0, 1), help="sobel: 0 horizontal edges, 1 vertical edges")
@@ -499,7 +508,7 @@ command("serve", "the explorer: convolution playground, filter lab and digit lab
 
 
 def _viz_configure(p: argparse.ArgumentParser) -> None:
-    from cnnlab.viz.animate import MAX_FRAMES
+    from cnnlab.viz.animate import MAX_ANIMATION_PIXELS, MAX_FRAMES, MAX_GRID_SIDE
 
     sub = p.add_subparsers(dest="what", required=True, metavar="WHAT")
     f = sub.add_parser("filters", help="a conv layer's filters before and after training",
@@ -531,7 +540,9 @@ def _viz_configure(p: argparse.ArgumentParser) -> None:
                    "and the outputs they give")
     c.add_argument("--seed", type=int, default=0, help="of --numbers (default 0)")
     c.add_argument("--ms", type=int, default=600, help="milliseconds per frame (default 600)")
-    c.add_argument("--max-frames", type=int, default=MAX_FRAMES, help=f"refuse longer animations (default {MAX_FRAMES})")
+    c.add_argument("--max-frames", type=int, default=MAX_FRAMES, help=f"refuse longer animations (default {MAX_FRAMES}); "
+                   f"whatever it says, the grid is at most {MAX_GRID_SIDE} cells a side and all frames "
+                   f"{MAX_ANIMATION_PIXELS:,} pixels")
     c.add_argument("--out", default="conv.gif", help="the GIF to write (default conv.gif)")
     c.add_argument("--strip", help="the frame strip picture (default: OUT's name with _frames.png)")
     m = sub.add_parser("matrix", help="the dense matrix of a small convolution, coloured by shared weight",

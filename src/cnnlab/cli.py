@@ -695,8 +695,8 @@ def main(argv: list[str] | None = None) -> int:
         return code
     except BrokenPipeError:
         return _reader_gone()
-    except (ValueError, TypeError, OSError) as e:
-        print(f"{name}: error: {e}", file=sys.stderr)
+    except (ValueError, TypeError, OSError, MemoryError) as e:  # MemoryError: a safety net behind the limits
+        print(f"{name}: error: {str(e) or 'out of memory'}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"{name}: interrupted", file=sys.stderr)

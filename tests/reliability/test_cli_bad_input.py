@@ -215,3 +215,14 @@ def test_ctrl_c_at_any_moment(moment, delay):
     err = p.stderr.read()
     assert p.wait(timeout=60) == 130, (moment, err)
     assert re.fullmatch(r"cnnlab( theory)?: interrupted\n", err), (moment, err)
+
+
+def test_memory_error_is_still_one_line(capsys, monkeypatch):
+    """A safety net behind the limits: an allocation that fails anyway is one line, not a traceback."""
+    import cnnlab.cli as cli
+
+    def run(args):
+        raise MemoryError()
+
+    monkeypatch.setitem(cli.COMMANDS, "demo", (cli.COMMANDS["demo"][0], run, "demo"))
+    assert _run(capsys, ["demo"]) == (2, "", "cnnlab demo: error: out of memory\n")

@@ -439,6 +439,9 @@ def _filter(args: argparse.Namespace) -> int:
 
     _check(args, "positive", "--size", "--sigma", "--max-pixels")
     _check(args, "finite", "--angle")
+    if args.size is not None and args.size > filters.MAX_KERNEL_SIDE:
+        raise ValueError(f"--size {args.size} makes a {args.size}x{args.size} kernel, more than the limit of "
+                         f"{filters.MAX_KERNEL_SIDE}x{filters.MAX_KERNEL_SIDE}")
     if not args.out and not args.gallery:
         raise ValueError("nothing to do: give --out FILE (with --kernel) and/or --gallery FILE")
     if args.image and args.sample:

@@ -41,7 +41,7 @@ BOMBS = [
                                           r"limit of 33,554,432"),
     ("theory matrix --input 20000x20000x3", r"would make 10,797,840,108 connections"),
     ("theory matrix --kernel 100000 --input 100000x100000x1", r"1 filters of 1x100000x100000 would make 10,000,000,000"),
-    ("filter --kernel box --size 100000 --out {out}.png", r"box: k = 100000 makes a 100000x100000 kernel, larger than the "
+    ("filter --kernel box --size 100000 --out {out}.png", r"--size 100000 makes a 100000x100000 kernel, more than the "
                                                           r"limit of 4097x4097"),
     ("viz matrix --kernel 100000 --out {out}.png", r"--kernel 100000 and --out-channels 1 make 10,000,000,000 weights"),
     ("viz matrix --input 3000x3000x1 --out {out}.png", r"connections, more than the limit"),

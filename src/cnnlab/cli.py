@@ -13,8 +13,11 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import signal
 import sys
-from typing import Callable
+import threading
+from contextlib import contextmanager
+from typing import Callable, Iterator
 
 COMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int | None], str]] = {}
 
@@ -688,10 +691,30 @@ def _reader_gone() -> int:
     return 141  # 128 + SIGPIPE: what a shell reports for `yes | head`
 
 
+@contextmanager
+def _ctrl_c_held() -> Iterator[None]:
+    """Hold Ctrl-C while the commands' modules load, then raise it: inside a C extension's
+    import it would come out as an ImportError with a traceback."""
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield
+        return
+    held = []
+    previous = signal.signal(signal.SIGINT, lambda *_: held.append(True))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if held:
+        raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     name = "cnnlab"
     try:
-        args = build_parser().parse_args(argv)
+        with _ctrl_c_held():
+            parser = build_parser()
+        args = parser.parse_args(argv)
         name = f"cnnlab {args.command}"
         code = int(args.run(args) or 0)
         sys.stdout.flush()  # a pipe's reader may have gone: find out here, not at exit

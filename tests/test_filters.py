@@ -112,6 +112,9 @@ def test_other_kernels():
     (lambda: filters.motion(0), "motion: k must be a positive int"),
     (lambda: filters.motion(5, float("inf")), "motion: angle must be a finite"),
     (lambda: filters.sobel(2), r"sobel: axis must be 0 \(horizontal edges\) or 1"),
+    (lambda: filters.box(100_000), r"box: k = 100000 makes a 100000x100000 kernel, larger than the limit of 4097x4097"),
+    (lambda: filters.gaussian(filters.MAX_KERNEL_SIDE + 1), "larger than the limit"),
+    (lambda: filters.get_kernel("motion", k=10 ** 9), "motion: k = 1000000000 makes"),
 ])
 def test_kernel_errors(call, match):
     with pytest.raises(ValueError, match=match):

@@ -2,15 +2,23 @@
 
 Every subcommand registers itself in ``COMMANDS`` through ``@command``. Errors that
 users can cause (``ValueError``, ``TypeError``, ``OSError``) become one line on stderr
-and exit code 2, without a traceback.
+and exit code 2, without a traceback; numbers out of range are refused, never replaced by
+a default. Ctrl-C ends with one line and exit code 130; a reader that goes away (``cnnlab
+summary resnet50 | head``) ends the command quietly with exit code 141, as a tool killed
+by SIGPIPE.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import re
+import signal
 import sys
-from typing import Callable
+import threading
+from contextlib import contextmanager
+from typing import Callable, Iterator
 
 COMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int | None], str]] = {}
 
@@ -23,6 +31,19 @@ def command(name: str, help: str, configure: Callable[[argparse.ArgumentParser],
     return decorate
 
 
+_KINDS = {"positive": lambda v: v > 0, "non-negative": lambda v: v >= 0, "finite": lambda v: True}
+
+
+def _check(args: argparse.Namespace, kind: str, *options: str) -> None:
+    """Refuse an option that is not finite or not ``kind`` ('positive', 'non-negative', 'finite'), naming it."""
+    for option in options:
+        value = getattr(args, option.lstrip("-").replace("-", "_"))
+        if value is None or isinstance(value, str):  # not given, or a word such as padding 'same'
+            continue
+        if not math.isfinite(value) or not _KINDS[kind](value):
+            raise ValueError(f"{option} must be {'a finite number' if kind == 'finite' else kind} (got {value})")
+
+
 def _demo_configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--size", type=int, default=7, help="input height and width (default 7)")
 
@@ -31,6 +52,7 @@ def _demo(args: argparse.Namespace) -> int:
     """The lecture's worked examples, computed by the engine."""
     import numpy as np
 
+    _check(args, "positive", "--size")
     import cnnlab
     import cnnlab.functional as F
 
@@ -245,7 +267,10 @@ def _print_json(obj: object) -> None:
 
 
 def _shape_configure(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--input", required=True, help="N (an N x N image) or W x H x D such as 32x32x3")
+    from cnnlab.analysis.shapes import MAX_SIZE
+
+    p.add_argument("--input", required=True, help="N (an N x N image) or W x H x D such as 32x32x3 "
+                   f"(padded, at most {MAX_SIZE:,} per axis)")
     p.add_argument("--kernel", type=int, help="filter size F (one layer)")
     p.add_argument("--stride", type=int, default=1, help="S (default 1)")
     p.add_argument("--padding", type=_padding_arg, default=0, help="P on each side, 'same' or 'valid' (default 0)")
@@ -262,6 +287,8 @@ def _shape(args: argparse.Namespace) -> int:
     """Output sizes worked out the lecture's way, for one layer or a chain."""
     from cnnlab.analysis import shapes
 
+    _check(args, "positive", "--kernel", "--stride", "--dilation")
+    _check(args, "non-negative", "--padding", "--output-padding")
     W, H, D = shapes.parse_size(args.input)
     if args.layers:
         stages = shapes.walk((W, H, D), args.layers, strict=args.strict)
@@ -285,10 +312,14 @@ command("shape", "output sizes with the lecture's formula: one layer, or a chain
 
 
 def _summary_configure(p: argparse.ArgumentParser) -> None:
+    from cnnlab.analysis.summary import MAX_MACS, MAX_TENSOR_ELEMENTS
+
     p.add_argument("model", nargs="?", help="a model name (see --list)")
     p.add_argument("--layers", help="summarise a chain instead, such as conv5x5x6,relu,pool2,fc10 (needs --input)")
     p.add_argument("--input", help="W x H x D, such as 224x224x3 (default: the model's own)")
-    p.add_argument("--batch-size", type=int, default=1, help="images in the traced forward (default 1)")
+    p.add_argument("--batch-size", type=int, default=1, help="images in the traced forward (default 1); a trace whose "
+                   f"largest tensor passes {MAX_TENSOR_ELEMENTS:,} elements or whose convolutions pass {MAX_MACS:,} "
+                   "multiply-adds is refused")
     p.add_argument("--list", action="store_true", help="list the models")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
@@ -302,8 +333,7 @@ def _summary(args: argparse.Namespace) -> int:
     if args.list:
         _print_json(models.list()) if args.json else print("\n".join(models.list()))
         return 0
-    if args.batch_size < 1:
-        raise ValueError(f"summary: --batch-size must be positive (got {args.batch_size})")
+    _check(args, "positive", "--batch-size")
     size = parse_size(args.input, "summary") if args.input else None
     if args.layers:
         if size is None:
@@ -327,9 +357,9 @@ command("summary", "a model layer by layer: shapes, parameters, MACs/FLOPs, rece
 
 
 def _theory_configure(p: argparse.ArgumentParser) -> None:
-    from cnnlab.analysis.theory import TOPICS
+    from cnnlab.analysis.theory import MAX_CONNECTIONS, MAX_DENSE_ENTRIES, TOPICS
 
-    p.add_argument("topic", choices=[*TOPICS, "all"], help="matrix: conv as a matrix; sparse: FC vs locally connected "
+    p.add_argument("topic", choices=[*TOPICS, "sparsity", "all"], help="matrix: conv as a matrix; sparse (or sparsity): FC vs locally connected "
                    "vs conv; edge: the lecture's 320x280 example; equivariance; pooling: local invariance on MNIST")
     p.add_argument("--input", help="W x H x D (matrix: default 4x4x1; sparse: 32x32x3; edge: 320x280)")
     p.add_argument("--kernel", type=int, help="filter size (matrix: default 3; sparse: 5)")
@@ -338,7 +368,8 @@ def _theory_configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--padding", type=_padding_arg, default=0, help="int, 'same' or 'valid'")
     p.add_argument("--dilation", type=int, default=1)
     p.add_argument("--groups", type=int, default=1)
-    p.add_argument("--show", action="store_true", help="matrix: print the dense matrix")
+    p.add_argument("--show", action="store_true", help=f"matrix: print the dense matrix (at most "
+                   f"{MAX_DENSE_ENTRIES:,} entries); matrix and edge build at most {MAX_CONNECTIONS:,} connections")
     p.add_argument("--checkpoint", help="equivariance: a trained LeNet-5 checkpoint (default runs/lenet5 if present)")
     p.add_argument("--images", type=int, default=500, help="pooling: MNIST test digits to use (default 500)")
     p.add_argument("--seed", type=int, default=0)
@@ -350,11 +381,11 @@ def _theory(args: argparse.Namespace) -> int:
     from cnnlab.analysis.shapes import parse_size
     from cnnlab.analysis.theory import TOPICS, run
 
+    _check(args, "positive", "--kernel", "--out-channels", "--stride", "--dilation", "--groups", "--images")
+    _check(args, "non-negative", "--padding", "--seed")
     size = parse_size(args.input, "theory") if args.input else None
     model = None
     if args.topic in ("equivariance", "all"):
-        import os
-
         from cnnlab.checkpoint import INFO_FILE, load_model
         from cnnlab.train import TrainConfig
 
@@ -362,6 +393,7 @@ def _theory(args: argparse.Namespace) -> int:
         path = args.checkpoint or (default if os.path.isfile(os.path.join(default, INFO_FILE)) else None)
         model = load_model(path)[0] if path is not None else None
     results = {}
+    args.topic = "sparse" if args.topic == "sparsity" else args.topic
     for topic in TOPICS if args.topic == "all" else [args.topic]:
         results[topic], text = run(topic, input=size, kernel=args.kernel, out_channels=args.out_channels,
                                    stride=args.stride, padding=args.padding, dilation=args.dilation, groups=args.groups,
@@ -403,14 +435,15 @@ command("convert", "convert weights between a PyTorch state_dict (.pt/.pth) and 
 
 
 def _filter_configure(p: argparse.ArgumentParser) -> None:
-    from cnnlab.filters import BORDERS, KERNELS, METHODS, SAMPLES
+    from cnnlab.filters import BORDERS, KERNELS, MAX_KERNEL_SIDE, METHODS, SAMPLES
     from cnnlab.imageio import MAX_PIXELS
 
     p.add_argument("image", nargs="?", metavar="IMAGE", help="an image file (default: the embedded camera.png)")
     p.add_argument("--sample", choices=SAMPLES, help="use an embedded photograph instead of IMAGE")
     p.add_argument("--kernel", help=f"a name ({', '.join(KERNELS)}), a matrix such as '0,-1,0;-1,5,-1;0,-1,0', "
                    "or a text/CSV file of rows (a matrix that starts with a minus: --kernel=-1,0;0,1)")
-    p.add_argument("--size", type=int, help="side k of box, gaussian, motion (line length) or identity")
+    p.add_argument("--size", type=int, help="side k of box, gaussian, motion (line length) or identity "
+                   f"(at most {MAX_KERNEL_SIDE})")
     p.add_argument("--sigma", type=float, help="gaussian: standard deviation in pixels (default 0.5)")
     p.add_argument("--angle", type=float, help="motion: degrees counter-clockwise from horizontal (default 135)")
     p.add_argument("--axis", type=int, choices=(0, 1), help="sobel: 0 horizontal edges, 1 vertical edges")
@@ -431,6 +464,11 @@ def _filter(args: argparse.Namespace) -> int:
     from cnnlab import filters
     from cnnlab.imageio import check_writable, read_image, write_image
 
+    _check(args, "positive", "--size", "--sigma", "--max-pixels")
+    _check(args, "finite", "--angle")
+    if args.size is not None and args.size > filters.MAX_KERNEL_SIDE:
+        raise ValueError(f"--size {args.size} makes a {args.size}x{args.size} kernel, more than the limit of "
+                         f"{filters.MAX_KERNEL_SIDE}x{filters.MAX_KERNEL_SIDE}")
     if not args.out and not args.gallery:
         raise ValueError("nothing to do: give --out FILE (with --kernel) and/or --gallery FILE")
     if args.image and args.sample:
@@ -501,7 +539,7 @@ command("serve", "the explorer: convolution playground, filter lab and digit lab
 
 
 def _viz_configure(p: argparse.ArgumentParser) -> None:
-    from cnnlab.viz.animate import MAX_FRAMES
+    from cnnlab.viz.animate import MAX_ANIMATION_PIXELS, MAX_FRAMES, MAX_GRID_SIDE
 
     sub = p.add_subparsers(dest="what", required=True, metavar="WHAT")
     f = sub.add_parser("filters", help="a conv layer's filters before and after training",
@@ -533,7 +571,9 @@ def _viz_configure(p: argparse.ArgumentParser) -> None:
                    "and the outputs they give")
     c.add_argument("--seed", type=int, default=0, help="of --numbers (default 0)")
     c.add_argument("--ms", type=int, default=600, help="milliseconds per frame (default 600)")
-    c.add_argument("--max-frames", type=int, default=MAX_FRAMES, help=f"refuse longer animations (default {MAX_FRAMES})")
+    c.add_argument("--max-frames", type=int, default=MAX_FRAMES, help=f"refuse longer animations (default {MAX_FRAMES}); "
+                   f"whatever it says, the grid is at most {MAX_GRID_SIDE} cells a side and all frames "
+                   f"{MAX_ANIMATION_PIXELS:,} pixels")
     c.add_argument("--out", default="conv.gif", help="the GIF to write (default conv.gif)")
     c.add_argument("--strip", help="the frame strip picture (default: OUT's name with _frames.png)")
     m = sub.add_parser("matrix", help="the dense matrix of a small convolution, coloured by shared weight",
@@ -549,6 +589,13 @@ def _viz_configure(p: argparse.ArgumentParser) -> None:
     m.add_argument("--out", default="matrix.png", help="picture to write (default matrix.png)")
 
 
+_VIZ_NUMBERS = {  # (positive, non-negative) options of each picture
+    "activations": (("--max-channels",), ()),
+    "conv": (("--kernel", "--stride", "--dilation", "--ms", "--max-frames"), ("--padding", "--output-padding", "--seed")),
+    "matrix": (("--kernel", "--out-channels", "--stride", "--dilation", "--groups"), ("--padding",)),
+}
+
+
 def _viz(args: argparse.Namespace) -> int:
     """Pictures of filters, activation maps, convolution animations and the conv matrix."""
     from pathlib import Path
@@ -559,12 +606,13 @@ def _viz(args: argparse.Namespace) -> int:
     from cnnlab.analysis.shapes import parse_size
     from cnnlab.imageio import check_writable
 
+    positive, non_negative = _VIZ_NUMBERS.get(args.what, ((), ()))
+    _check(args, "positive", *positive)
+    _check(args, "non-negative", *non_negative)
     if args.what == "conv":
         strip = args.strip or str(Path(args.out).with_name(Path(args.out).stem + "_frames.png"))
         if not args.out.lower().endswith(".gif"):
             raise ValueError(f"--out {args.out}: the animation is a GIF; give a name ending in .gif")
-        if args.ms <= 0 or args.max_frames <= 0:
-            raise ValueError(f"--ms and --max-frames must be positive (got {args.ms}, {args.max_frames})")
         for path in (args.out, strip):
             check_writable(path)
         W, H, D = parse_size(args.input, "viz conv")
@@ -593,8 +641,6 @@ def _viz(args: argparse.Namespace) -> int:
         from cnnlab.imageio import read_image
         from cnnlab.onnx.tools import load_model  # a checkpoint folder or an .onnx file
 
-        if args.max_channels < 1:
-            raise ValueError(f"--max-channels must be positive (got {args.max_channels})")
         model, ckpt = load_model(args.checkpoint)
         image = read_image(args.image, mode="L" if ckpt.preprocess.channels == 1 else "RGB")
         digit = prepare(image, ckpt.preprocess)  # (C, H, W)
@@ -603,11 +649,16 @@ def _viz(args: argparse.Namespace) -> int:
                                   title=f"activation maps of {ckpt.info['model']} for {args.image}")
         what = f"activation maps of {args.image}"
     else:
+        from cnnlab.analysis.theory import MAX_CONNECTIONS
+
         W, H, D = parse_size(args.input, "viz matrix")
         if args.groups < 1 or D % args.groups or args.out_channels % args.groups:
             raise ValueError(f"viz matrix: --groups {args.groups} must divide the {D} input and "
                              f"{args.out_channels} output channels")
         count = args.out_channels * (D // args.groups) * args.kernel ** 2
+        if count > MAX_CONNECTIONS:  # every weight is drawn: refuse before building them
+            raise ValueError(f"viz matrix: --kernel {args.kernel} and --out-channels {args.out_channels} make {count:,} "
+                             f"weights, more than the limit of {MAX_CONNECTIONS:,}")
         weight = np.arange(1.0, count + 1).reshape(args.out_channels, D // args.groups, args.kernel, args.kernel)
         picture = viz.conv_matrix_picture(weight, (H, W), args.stride, args.padding, args.dilation, args.groups)
         what = "the conv matrix"
@@ -635,6 +686,7 @@ def _tour(args: argparse.Namespace) -> int:
 
     from cnnlab.viz.tour import tour
 
+    _check(args, "non-negative", "--seed")  # tour() itself refuses --epochs 0, before writing anything
     began = time.perf_counter()
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     index = tour(args.out, epochs=args.epochs, checkpoint=args.checkpoint, zoo=models, seed=args.seed,
@@ -675,15 +727,50 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def _reader_gone() -> int:
+    """stdout's reader left (``| head``): say nothing more, as tools killed by SIGPIPE do."""
+    try:  # later writes, and the flush at exit, go nowhere instead of raising again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # stdout is not a file (captured in a test)
+        pass
+    return 141  # 128 + SIGPIPE: what a shell reports for `yes | head`
+
+
+@contextmanager
+def _ctrl_c_held() -> Iterator[None]:
+    """Hold Ctrl-C while the commands' modules load, then raise it: inside a C extension's
+    import it would come out as an ImportError with a traceback."""
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield
+        return
+    held = []
+    previous = signal.signal(signal.SIGINT, lambda *_: held.append(True))
     try:
-        return int(args.run(args) or 0)
-    except (ValueError, TypeError, OSError) as e:
-        print(f"cnnlab {args.command}: error: {e}", file=sys.stderr)
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if held:
+        raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    name = "cnnlab"
+    try:
+        with _ctrl_c_held():
+            parser = build_parser()
+        args = parser.parse_args(argv)
+        name = f"cnnlab {args.command}"
+        code = int(args.run(args) or 0)
+        sys.stdout.flush()  # a pipe's reader may have gone: find out here, not at exit
+        return code
+    except BrokenPipeError:
+        return _reader_gone()
+    except (ValueError, TypeError, OSError, MemoryError) as e:  # MemoryError: a safety net behind the limits
+        print(f"{name}: error: {str(e) or 'out of memory'}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"cnnlab {args.command}: interrupted", file=sys.stderr)
+        print(f"{name}: interrupted", file=sys.stderr)
         return 130
 
 

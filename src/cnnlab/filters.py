@@ -64,7 +64,7 @@ from cnnlab.suggest import did_you_mean
 from cnnlab.tensor import Tensor, no_grad
 
 __all__ = [
-    "BORDERS", "KERNELS", "LECTURE", "SAMPLES", "apply", "box", "emboss", "gallery", "gaussian", "get_kernel",
+    "BORDERS", "KERNELS", "LECTURE", "MAX_KERNEL_SIDE", "SAMPLES", "apply", "box", "emboss", "gallery", "gaussian", "get_kernel",
     "horizontal_edge", "identity", "laplacian", "load_kernel", "motion", "parse_kernel", "sample", "sharpen",
     "sobel", "to_uint8", "vertical_edge",
 ]
@@ -80,12 +80,15 @@ DIRECT_PER_PIXEL = 2e-9  # direct: per pixel and channel (band assembly, copies,
 FFT_PER_POINT = 2.0e-9  # FFT: per transform point and log2(points), forward and inverse together
 SAMPLES = ("camera", "astronaut")
 MAX_KERNEL_FILE = 1 << 20
+MAX_KERNEL_SIDE = 4097  # a named kernel as large as a 4096x4096 image, plus one to centre it: 16.8M entries, 134 MB
 
 
 # --- kernels ------------------------------------------------------------------------------
 def _size(op: str, k: object) -> int:
     if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k <= 0:
         raise ValueError(f"{op}: k must be a positive int (got {k!r})")
+    if k > MAX_KERNEL_SIDE:
+        raise ValueError(f"{op}: k = {k} makes a {k}x{k} kernel, larger than the limit of {MAX_KERNEL_SIDE}x{MAX_KERNEL_SIDE}")
     return int(k)
 
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 import cnnlab
 import cnnlab.functional as F
 from cnnlab.analysis.shapes import (
-    explain, explain_2d, explain_same_padding, parse_layers, parse_size, render_walk, same_padding, walk,
+    MAX_SIZE, explain, explain_2d, explain_same_padding, parse_layers, parse_size, render_walk, same_padding, walk,
 )
 from cnnlab.analysis.summary import from_layers
 
@@ -238,3 +238,31 @@ def test_strict_chain():
     with pytest.raises(ValueError, match=r"layer 2 'pool2'.*is not an integer"):
         walk((10, 10, 1), "conv4x4x2,pool2", strict=True)
     assert walk((10, 10, 1), "conv4x4x2,pool2")[-1].output == (3, 3, 2)
+
+
+def test_unread_and_unwritten_rows_match_brute_force():
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        N, F, S, D = (int(v) for v in rng.integers(1, 9, 4))
+        before, after = (int(v) for v in rng.integers(0, 4, 2))
+        if D * (F - 1) + 1 <= N + before + after:
+            e = explain(N, F, S, (before, after), D, ceil_mode=bool(rng.integers(2)))
+            read = {o * S + t * D - before for o in range(e.output) for t in range(F)}
+            assert e.unread == [i for i in range(N) if i not in read], (N, F, S, D, before, after)
+        op = int(rng.integers(0, max(S, D)))
+        try:
+            e = explain(N, F, S, before, D, transposed=True, output_padding=op)
+        except ValueError:
+            continue
+        written = {i * S + t * D - before for i in range(N) for t in range(F)}
+        assert e.unwritten == [o for o in range(e.output) if o not in written], (N, F, S, D, before, op)
+
+
+@pytest.mark.parametrize("kw, match", [
+    ({"input": 10 ** 9, "kernel_size": 3}, r"padded input would have 1,000,000,000 rows \(the limit is 4,194,304\)"),
+    ({"input": 3, "kernel_size": 3, "padding": MAX_SIZE}, "padded input would have"),
+    ({"input": 3, "kernel_size": 3, "stride": 10 ** 9, "transposed": True}, "before cropping"),
+])
+def test_sizes_beyond_the_limit_are_refused_before_the_work(kw, match):
+    with pytest.raises(ValueError, match=match):
+        explain(**kw)

@@ -324,3 +324,23 @@ def test_errors():
         summary(nn.Sequential(nn.ReLU(), nn.Conv2d(3, 1, 1)), (2, 4, 4))
     with pytest.raises(ValueError, match="unknown model 'nope'"):
         zoo_model("nope")
+
+
+@pytest.mark.parametrize("shape, kw, match", [
+    ((1, 28, 28), {"batch_size": 10 ** 9}, r"the input \(1000000000, 1, 28, 28\): 784,000,000,000 elements, more than"),
+    ((1, 28, 28), {"batch_size": 500_000}, r"the largest layer output at batch 500000: 2,352,000,000 elements"),
+    ((1, 20000, 20000), {}, r"layer 0 would output \(1, 6, 20000, 20000\): 2,400,000,000 elements"),
+    ((1, 28, 28), {"batch_size": 0}, r"batch_size must be a positive int \(got 0\)"),
+])
+def test_too_large_or_bad_traces_are_refused_before_they_run(shape, kw, match):
+    model = lenet5() if shape[1] == 28 else nn.Sequential(nn.Conv2d(1, 6, 5, padding=2))
+    with pytest.raises(ValueError, match=match):
+        summary(model, shape, **kw)
+
+
+def test_summing_multiply_adds_is_bounded(monkeypatch):
+    import sys
+
+    monkeypatch.setattr(sys.modules["cnnlab.analysis.summary"], "MAX_MACS", 100_000)
+    with pytest.raises(ValueError, match=r"the convolutions up to layer 2: 198,792 multiply-adds, more than the limit of 100,000"):
+        summary(nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Conv2d(2, 2, 3)), (1, 64, 64))

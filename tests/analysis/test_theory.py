@@ -263,3 +263,34 @@ def test_run_topics():
         theory.run("entropy")
     with pytest.raises(ValueError, match="groups=2 must divide the 3 input"):
         theory.run("matrix", input=(4, 4, 3), groups=2)
+
+
+def test_connectivity_counts_match_a_conv_on_ones():
+    """The per-axis count of connections equals conv2d of ones over the zero-padded image, summed."""
+    rng = np.random.default_rng(1)
+    for _ in range(40):
+        C, H, W = (int(v) for v in rng.integers(1, 9, 3))
+        k, s, d, p, g = int(rng.integers(1, 4)), int(rng.integers(1, 4)), int(rng.integers(1, 3)), int(rng.integers(0, 3)), 1
+        if d * (k - 1) + 1 > min(H, W) + 2 * p:
+            continue
+        out = F.conv2d(cnnlab.Tensor(np.ones((1, C, H, W))), cnnlab.Tensor(np.ones((3, C // g, k, k))), stride=s, padding=p, dilation=d)
+        r = connectivity((C, H, W), 3, k, s, p, d, g)
+        assert r["connections"] == round(out.numpy().sum()) and r["output"] == list(out.shape[1:])
+
+
+def test_connectivity_is_counted_not_run():
+    r = connectivity((3, 32, 32), 10 ** 9, 5)
+    assert r["layers"][2]["parameters"] == 10 ** 9 * 76 and r["connections"] == 10 ** 9 * 3 * 28 * 28 * 25
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: conv_matrix(np.ones((1, 3, 3, 3)), 20000), r"would make 10,797,840,108 connections, more than the limit"),
+    (lambda: edge_detection(100000, 100000), r"would make 19,999,800,000 connections"),
+    (lambda: connectivity((3, 32, 32), 0, 5), r"out_channels must be a positive int \(got 0\)"),
+    (lambda: theory.run("matrix", kernel=0), r"theory matrix: --kernel must be a positive int \(got 0\)"),
+    (lambda: theory.run("sparse", out_channels=-2), r"--out-channels must be a positive int \(got -2\)"),
+    (lambda: theory.run("matrix", groups=0), r"--groups must be a positive int \(got 0\)"),
+])
+def test_bad_or_too_large_requests_are_refused_before_the_work(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()

@@ -555,3 +555,33 @@ def test_errors(call, exc, match):
 def test_complex_data_never_becomes_a_tensor():
     with pytest.raises(TypeError, match=r"complex"):
         Tensor(np.zeros((1, 1, 5, 5), complex))
+
+
+@pytest.mark.parametrize("op, x_shape, w_shape, kw", [
+    ("conv2d", (0, 3, 5, 5), (4, 3, 3, 3), {}),  # an empty batch: zero gradients
+    ("conv2d", (0, 4, 6, 6), (4, 2, 3, 3), {"stride": 2, "padding": 1, "groups": 2}),
+    ("conv2d", (2, 0, 5, 5), (4, 0, 3, 3), {"padding": 1}),  # no input channels: torch's (N, 0, OH, OW)
+    ("conv_transpose2d", (0, 3, 5, 5), (3, 4, 3, 3), {"stride": 2}),
+])
+def test_zero_size_matches_torch(torch, op, x_shape, w_shape, kw):
+    rng = np.random.default_rng(0)
+    out_channels = w_shape[1] if op == "conv_transpose2d" else w_shape[0]
+    arrays = [rng.standard_normal(x_shape), rng.standard_normal(w_shape), rng.standard_normal(out_channels)]
+    check_op(lambda *t: getattr(F, op)(*t, **kw), lambda *t: getattr(torch.nn.functional, op)(*t, **kw), arrays)
+    x, w, b = (Tensor(a, requires_grad=True) for a in arrays)
+    getattr(F, op)(x, w, b, **kw).sum().backward()
+    assert x.grad.shape == x.shape and w.grad.shape == w.shape and b.grad.shape == b.shape
+    assert not w.grad.numpy().any() and not b.grad.numpy().any()
+
+
+@pytest.mark.parametrize("op, x_shape, w_shape", [
+    ("conv2d", (2, 3, 5, 5), (0, 3, 3, 3)),
+    ("conv_transpose2d", (2, 0, 5, 5), (0, 4, 3, 3)),
+    ("conv_transpose2d", (2, 3, 5, 5), (3, 0, 3, 3)),
+])
+def test_empty_weight_is_refused_as_torch_does(torch, op, x_shape, w_shape):
+    x, w = np.ones(x_shape), np.ones(w_shape)
+    with pytest.raises(RuntimeError):
+        getattr(torch.nn.functional, op)(torch.tensor(x), torch.tensor(w))
+    with pytest.raises(ValueError, match=rf"{op}: expected a weight with at least one .*output channel"):
+        getattr(F, op)(Tensor(x), Tensor(w))

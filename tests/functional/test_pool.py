@@ -371,3 +371,11 @@ ERRORS = [
 def test_errors(fn, args, kw, exc, match):
     with pytest.raises(exc, match=match):
         fn(*args, **kw)
+
+
+@pytest.mark.parametrize("op, args", [
+    ("max_pool2d", (2,)), ("avg_pool2d", (3, 2, 1)), ("adaptive_avg_pool2d", (2,)), ("adaptive_max_pool2d", (2,)),
+])
+def test_empty_batch_matches_torch(torch, op, args):
+    check_op(lambda x: getattr(F, op)(x, *args), lambda x: getattr(torch.nn.functional, op)(x, *args),
+             [np.random.default_rng(0).standard_normal((0, 3, 6, 6))])

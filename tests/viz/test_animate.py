@@ -120,3 +120,15 @@ def test_gif_and_strip_files(tmp_path):
     assert small.size[0] == 600 and len(small.boxes) == 9
     with pytest.raises(ValueError, match="written as a GIF; give a file name ending in .gif"):
         a.save_gif(tmp_path / "c.png")
+
+
+@pytest.mark.parametrize("kw, match", [
+    ({"input_size": 2000, "kernel_size": 3, "max_frames": 10 ** 9}, r"drawn grid would have 2,000 rows \(the limit is 100\)"),
+    ({"input_size": 10 ** 6, "kernel_size": 1, "stride": 10 ** 6}, r"drawn grid would have 1,000,000 rows"),
+    ({"input_size": 3, "kernel_size": 3, "stride": 60, "transposed": True, "max_frames": 10 ** 9}, r"grid would have 125 rows"),
+    ({"input_size": 90, "kernel_size": 3, "max_frames": 10 ** 5}, r"7,744 frames of .* more than the limit of 268,435,456"),
+    ({"input_size": 5, "kernel_size": 3, "max_frames": 0}, r"max_frames must be a positive int \(got 0\)"),
+])
+def test_animations_beyond_the_limits_are_refused_before_drawing(kw, match):
+    with pytest.raises(ValueError, match=match):
+        conv_animation(**kw)

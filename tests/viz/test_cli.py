@@ -65,7 +65,7 @@ def test_viz_conv_transposed_with_own_strip_name(tmp_path, capsys):
     (["--input", 9, "--max-frames", 20], "limit of 20; use a smaller input (at most 6x6"),
     (["--input", 5, "--kernel", 7], "kernel 7 is larger than the padded input 5"),
     (["--input", "5x5x3"], "--input is W x H, one channel"),
-    (["--ms", 0], "--ms and --max-frames must be positive"),
+    (["--ms", 0], "--ms must be positive"),
 ])
 def test_viz_conv_errors_leave_no_file(tmp_path, capsys, args, match):
     code, _, err = run(capsys, "viz", "conv", *args, "--out", tmp_path / "c.gif")

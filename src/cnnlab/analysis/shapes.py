@@ -21,12 +21,33 @@ from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from typing import Any
 
+import numpy as np
+
 from cnnlab.functional.sizes import output_size, same_padding
 
 __all__ = [
-    "LayerSpec", "SizeExplanation", "Stage", "explain", "explain_same_padding", "output_size",
+    "MAX_SIZE", "LayerSpec", "SizeExplanation", "Stage", "explain", "explain_same_padding", "output_size",
     "parse_layers", "parse_size", "render_explain", "render_walk", "same_padding", "walk",
 ]
+
+
+# rows of one axis the working may lay out (the padded input, or a transposed conv's output
+# before cropping): 1,000 times a 4096-pixel image, and the row bookkeeping stays under ~50 MB
+MAX_SIZE = 1 << 22
+
+
+def _covered(count: int, step: int, taps: int, dilation: int, length: int) -> np.ndarray:
+    """Which of ``length`` rows some window ``j*step + t*dilation`` (j < count, t < taps) touches.
+
+    One difference array per residue class modulo the dilation, so the cost is
+    ``O(length + count)`` however large the kernel.
+    """
+    total = -(-(length + taps * dilation) // dilation) * dilation  # a multiple of the dilation
+    diff = np.zeros(total, np.int32)
+    starts = np.arange(count, dtype=np.int64) * step
+    diff[starts] += 1  # windows start at distinct rows (step >= 1)
+    diff[starts + taps * dilation] -= 1  # and end taps*dilation later, in the same residue class
+    return (np.cumsum(diff.reshape(-1, dilation), axis=0).ravel() > 0)[:length]  # (length,)
 
 
 def _int(value: Any, name: str, op: str, minimum: int) -> int:
@@ -147,6 +168,10 @@ def explain(
         if output_padding >= max(S, D):
             raise ValueError(f"{op}: output_padding must be smaller than stride or dilation (got output_padding "
                              f"{output_padding}, stride {S}, dilation {D})")
+        full = (N - 1) * S + span + output_padding
+        if full > MAX_SIZE:
+            raise ValueError(f"{op}: the transposed convolution's output would have {full:,} {axis} before cropping "
+                             f"(the limit is {MAX_SIZE:,}); use a smaller input or stride")
         O = output_size(N, F, S, (before, after), D, transposed=True, output_padding=output_padding)
         if O <= 0:
             raise ValueError(f"{op}: the transposed convolution's padding {before} + {after} removes the whole "
@@ -155,8 +180,8 @@ def explain(
         formula = (f"{prelude}O = (N - 1)S - {pad_sym} + {kernel_sym}{op_sym} = "
                    f"({N} - 1)*{S} - {pad_text} + {kernel_num}{op_num} = {O}")
         # Every input row i scatters the filter onto rows i*S + t*D - before of the output.
-        written = {i * S + t * D - before for i in range(N) for t in range(F)}
-        unwritten = [o for o in range(O) if o not in written]
+        written = _covered(N, S, F, D, full)[before:before + O]
+        unwritten = np.flatnonzero(~written).tolist()
         e = SizeExplanation(N, F, S, (before, after), D, True, output_padding, False, O, True,
                             unwritten=unwritten, formula=formula)
         if unwritten:
@@ -165,6 +190,9 @@ def explain(
         return e
 
     padded = N + before + after
+    if padded > MAX_SIZE:
+        raise ValueError(f"{op}: the padded input would have {padded:,} {axis} (the limit is {MAX_SIZE:,}); "
+                         f"use a smaller input or padding")
     if span > padded:
         raise ValueError(f"{op}: kernel {F}" + (f" (dilation {D}, span {span})" if D != 1 else "")
                          + f" is larger than the padded input {N} + {before + after} = {padded}")
@@ -173,8 +201,7 @@ def explain(
     exact = quotient.denominator == 1
     # Rows of the padded input past the end of the last window: what the floor drops.
     remainder = max(padded - ((O - 1) * S + span), 0)
-    read = {o * S + t * D - before for o in range(O) for t in range(F)}
-    unread = [i for i in range(N) if i not in read]
+    unread = np.flatnonzero(~_covered(O, S, F, D, padded)[before:before + N]).tolist()
     num = f"({N} - {kernel_num} + {pad_text})"
     sym = f"(N - {kernel_sym} + {pad_sym})"
     if exact:

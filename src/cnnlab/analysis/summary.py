@@ -59,10 +59,17 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from cnnlab.functional.sizes import _pair, same_padding
+from cnnlab.functional.sizes import _pair, output_size, same_padding
 from cnnlab.tensor import Function, Tensor, no_grad
 
-__all__ = ["LayerRow", "RF", "Summary", "from_layers", "summary"]
+__all__ = ["LayerRow", "MAX_MACS", "MAX_TENSOR_ELEMENTS", "RF", "Summary", "from_layers", "summary"]
+
+# Bounds on the one forward pass a summary runs, checked before each convolution runs (and,
+# for a batch, on a one-image pass first): the largest tensor, 2 GiB in float32 (a 4096x4096
+# image through ResNet-18 makes 268M, ResNet-152 at batch 256 205M), and the multiply-adds
+# (ResNet-152 at batch 256 is 3.0e12, minutes on two cores).
+MAX_TENSOR_ELEMENTS = 1 << 29
+MAX_MACS = 1 << 42
 
 
 # --- receptive fields ----------------------------------------------------------------------
@@ -286,6 +293,23 @@ class _Tracer:
         self.stack: list[Any] = []
         self.fields: dict[int, tuple[weakref.ref, RF]] = {}
         self.calls: dict[int, int] = {}
+        self.macs = 0  # of the convolutions run so far, for the bound
+
+    def check(self, cls: type, args: tuple, kwargs: dict) -> None:
+        """Refuse a convolution whose output or running multiply-adds would pass the bounds, before it runs."""
+        if cls.__name__ not in ("Conv2d", "ConvTranspose2d") or len(args) < 2:
+            return
+        x, w = args[0].shape, args[1].shape
+        if cls.__name__ == "Conv2d":
+            out = [output_size(n, k, s, p, d) for n, k, s, p, d in zip(x[2:], w[2:], kwargs["stride"], kwargs["pads"],
+                                                                   kwargs["dilation"])]
+            shape, macs = (x[0], w[0], *out), x[0] * w[0] * out[0] * out[1] * w[1] * w[2] * w[3]
+        else:
+            shape, macs = (x[0], w[1] * kwargs["groups"], *kwargs["out_hw"]), math.prod(x) * w[1] * w[2] * w[3]
+        where = f"layer {self.names.get(id(self.stack[-1])) or '(model)'}" if self.stack else "a convolution"
+        _bound(f"{where} would output {shape}", math.prod(shape), MAX_TENSOR_ELEMENTS, "elements")
+        self.macs += macs
+        _bound(f"the convolutions up to {where}", self.macs, MAX_MACS, "multiply-adds")
 
     # receptive fields, keyed by tensor identity (weak: the trace keeps nothing alive)
     def field(self, t: Any) -> RF | None:
@@ -396,6 +420,7 @@ def _traced(model: Any, tracer: _Tracer) -> Iterator[None]:
     original_apply = Function.__dict__["apply"]
 
     def apply(cls, *args: Any, **kwargs: Any) -> Any:
+        tracer.check(cls, args, kwargs)
         out = original_apply.__func__(cls, *args, **kwargs)
         tracer.on_op(cls, args, kwargs, out)
         return out
@@ -536,12 +561,22 @@ def summary(model: Any, input_shape: tuple[int, ...], *, batch_size: int = 1, dt
     shape = tuple(input_shape)
     if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v > 0 for v in shape) or len(shape) not in (3, 4):
         raise ValueError(f"summary: input_shape must be (C, H, W) or (N, C, H, W) with positive ints (got {input_shape!r})")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"summary: batch_size must be a positive int (got {batch_size!r})")
     if len(shape) == 3:
         shape = (batch_size, *shape)
+    _bound(f"the input {shape}", math.prod(shape), MAX_TENSOR_ELEMENTS, "elements")
+    if shape[0] > 1:  # one image first: a batch multiplies its largest tensor and its work, so refuse up front
+        one = summary(model, (1, *shape[1:]), dtype=dtype, seed=seed)
+        largest = max([math.prod(r.output_shape) for r in one.rows] + [0])
+        _bound(f"the largest layer output at batch {shape[0]}", largest * shape[0], MAX_TENSOR_ELEMENTS, "elements")
+        _bound(f"batch {shape[0]}", one.total_macs * shape[0], MAX_MACS, "multiply-adds")
     params = {id(p): p for p in model.parameters()}
     if dtype is None:
         dtype = next(iter(params.values())).dtype if params else np.float32
-    x = Tensor(np.random.default_rng(seed).standard_normal(shape).astype(dtype))
+    rng = np.random.default_rng(seed)  # drawn in the dtype itself when it can: no float64 copy of a large input
+    x = Tensor(rng.standard_normal(shape, dtype=dtype) if np.dtype(dtype) in (np.float32, np.float64)
+               else rng.standard_normal(shape).astype(dtype))
     tracer = _Tracer(model)
     tracer.set_field(x, RF.input())
     modes = [(m, m.training) for m in model.modules()]
@@ -550,6 +585,11 @@ def summary(model: Any, input_shape: tuple[int, ...], *, batch_size: int = 1, dt
         with no_grad(), _traced(model, tracer):
             y = model(x)
     except (ValueError, TypeError) as e:
+        cause: BaseException | None = e
+        while cause is not None and not isinstance(cause, _TooLarge):
+            cause = cause.__cause__
+        if cause is not None:
+            raise ValueError(str(cause)) from None
         where = f" in layer {tracer.names.get(id(tracer.stack[-1])) or '(model)'} ({type(tracer.stack[-1]).__name__})" \
             if tracer.stack else ""
         if where and f"layer {tracer.names.get(id(tracer.stack[-1])) or '(model)'}" in str(e):
@@ -571,6 +611,16 @@ def summary(model: Any, input_shape: tuple[int, ...], *, batch_size: int = 1, dt
         input_bytes=x.data.nbytes,
         activation_bytes=sum(r.output_bytes for r in rows),
     )
+
+
+class _TooLarge(ValueError):
+    """A bound refused the trace: reported as it is, not wrapped in the model's layer naming."""
+
+
+def _bound(what: str, estimate: int, limit: int, unit: str) -> None:
+    if estimate > limit:
+        raise _TooLarge(f"summary: {what}: {estimate:,} {unit}, more than the limit of {limit:,}; "
+                         f"use a smaller input or batch size")
 
 
 def from_layers(layers: str, input_size: tuple[int, int, int], seed: int = 0) -> Any:

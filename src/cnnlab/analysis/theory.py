@@ -27,6 +27,8 @@ reported next to ours (``2 * MACs``) wherever the lecture's figures are checked.
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -45,6 +47,15 @@ __all__ = [
 ]
 
 MAX_DENSE_ENTRIES = 1 << 22  # 4M entries (32 MB in float64): "small sizes" for the dense matrix
+# connections (weight uses) a sparse conv matrix or count may hold: ~1 GB of index arrays; the
+# edge example on a 4096x4096 image (33.5M) fits
+MAX_CONNECTIONS = 1 << 25
+
+
+def _check_connections(op: str, count: int, what: str) -> None:
+    if count > MAX_CONNECTIONS:
+        raise ValueError(f"{op}: {what} would make {count:,} connections, more than the limit of {MAX_CONNECTIONS:,}; "
+                         f"use a smaller input, kernel or fewer channels")
 
 
 def _array(x: Any) -> np.ndarray:
@@ -172,6 +183,7 @@ def conv_matrix(
     OW = output_size(W, KW, s[1], pads[1], d[1])
     if min(OH, OW) <= 0:
         raise ValueError(f"{op}: kernel {KH}x{KW} (dilation {d}) is larger than the padded input {H}x{W} (padding {pads})")
+    _check_connections(op, O * Cg * KH * KW * OH * OW, f"a {O}x{Cg}x{KH}x{KW} weight over a {OH}x{OW} output")
     o, c, kh, kw, oh, ow = np.ix_(np.arange(O), np.arange(Cg), np.arange(KH), np.arange(KW), np.arange(OH), np.arange(OW))
     ih = oh * s[0] - pads[0][0] + kh * d[0]  # the input row each tap reads
     iw = ow * s[1] - pads[1][0] + kw * d[1]
@@ -252,17 +264,13 @@ def _conv_transpose_ref(m: ConvMatrix, w: np.ndarray, y: np.ndarray) -> np.ndarr
 
 
 # --- sparse interaction and parameter sharing --------------------------------------------------
-def _connections(input_size: tuple[int, int, int], out_channels: int, kernel: tuple[int, int], stride: Any,
-                 pads: Pads, dilation: Any, groups: int) -> tuple[int, tuple[int, int, int]]:
-    """Input-output pairs a conv connects (padding excluded), counted by conv2d itself on ones."""
-    C, H, W = input_size
-    (pt, pb), (pl, pr) = pads
-    ones = Tensor(np.ones((1, C, H, W)))
-    with no_grad():
-        out = conv2d(pad(ones, (pl, pr, pt, pb)), Tensor(np.ones((out_channels, C // groups, *kernel))),
-                     stride=stride, dilation=dilation, groups=groups)
-    # the padded zeros contribute nothing: each output counts only the real pixels it reads
-    return int(round(out.data.sum())), out.shape[1:]  # type: ignore[return-value]
+def _taps_inside(n: int, k: int, s: int, pads: tuple[int, int], d: int) -> int:
+    """(output, tap) pairs of one axis whose input index ``o*s - p + t*d`` lies in the image (not the padding)."""
+    out = output_size(n, k, s, pads, d)
+    start = pads[0] - np.arange(k, dtype=np.int64) * d  # per tap t: o*s must lie in [start, start + n - 1]
+    first = np.maximum(-(-start // s), 0)  # ceil(start / s), at least output 0
+    last = np.minimum((start + n - 1) // s, out - 1)
+    return int(np.maximum(last - first + 1, 0).sum())
 
 
 def connectivity(
@@ -296,22 +304,26 @@ def connectivity(
         >>> [row["parameters"] for row in r["layers"]]
         [592, 160, 10]
     """
-    from cnnlab.nn import Conv2d  # the layer itself counts its parameters
-
     op = "connectivity"
     C, H, W = input_size
+    if isinstance(out_channels, bool) or not isinstance(out_channels, (int, np.integer)) or out_channels <= 0:
+        raise ValueError(f"{op}: out_channels must be a positive int (got {out_channels!r})")
     kernel = _pair(kernel_size, "kernel_size", op)
     s, d = _pair(stride, "stride", op), _pair(dilation, "dilation", op)
+    if min(*kernel, *s, *d) <= 0:
+        raise ValueError(f"{op}: kernel_size, stride and dilation must be positive (got {kernel}, {s}, {d})")
     if isinstance(groups, bool) or not isinstance(groups, int) or groups <= 0 or C % groups or out_channels % groups:
         raise ValueError(f"{op}: groups must divide the {C} input and {out_channels} output channels (got {groups!r})")
     pads = _resolve_padding(op, padding, (H, W), kernel, s, d)
     for n, k, dd, (p0, p1) in zip((H, W), kernel, d, pads):
         if dd * (k - 1) + 1 > n + p0 + p1:
             raise ValueError(f"{op}: kernel {kernel} (dilation {d}) is larger than the padded input {H}x{W} (padding {pads})")
-    connections, out_shape = _connections((C, H, W), out_channels, kernel, s, pads, d, groups)
-    m, n, k = C * H * W, int(np.prod(out_shape)), C // groups * kernel[0] * kernel[1]
-    conv = Conv2d(C, out_channels, kernel, stride=s, dilation=d, groups=groups, bias=bias, generator=0)
-    conv_params = sum(p.numel() for p in conv.parameters())
+    _check_connections(op, max(kernel), f"a {kernel[0]}x{kernel[1]} kernel")  # the per-tap counts below
+    out_shape = (out_channels, *(output_size(*a) for a in zip((H, W), kernel, s, pads, d)))
+    # each output reads the taps of its C/groups channels that fall on the image: a product over the axes
+    connections = out_channels * (C // groups) * math.prod(_taps_inside(*a) for a in zip((H, W), kernel, s, pads, d))
+    m, n, k = C * H * W, math.prod(out_shape), C // groups * kernel[0] * kernel[1]
+    conv_params = out_channels * k + (out_channels if bias else 0)  # nn.Conv2d's weight and bias
     nb = n if bias else 0
     layers = [
         {"layer": "fully connected", "order": "O(m x n)", "parameters": m * n + nb, "macs": m * n, "flops": 2 * m * n},
@@ -367,6 +379,8 @@ def edge_detection(height: int = 280, width: int = 320, image: np.ndarray | None
         >>> r["output"], r["conv"]["flops"], r["matrix"]["entries"]
         ((4, 4), 48, 320)
     """
+    if image is None:
+        _check_connections("edge_detection", 2 * height * max(width - 1, 0), f"a {width}x{height} image")
     x = np.random.default_rng(seed).random((height, width)) if image is None else np.asarray(image, np.float64)
     if x.ndim != 2 or min(x.shape) < 1 or x.shape[1] < 2:
         raise ValueError(f"edge_detection: expected a 2-D image at least 2 pixels wide (got shape {x.shape})")
@@ -732,19 +746,28 @@ def run(topic: str, *, input: tuple[int, int, int] | None = None, kernel: int | 
     matrix shows which entries share a weight; ``equivariance`` uses ``model``'s first conv layer
     (a trained LeNet-5; default: LeNet-5's initialisation) and says which weights it used.
     """
-    if topic == "matrix":
-        W, H, D = input or (4, 4, 1)
-        k, O = kernel or 3, out_channels or 1
+    def positive(value: int | None, default: int, option: str) -> int:
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"theory {topic}: --{option} must be a positive int (got {value!r})")
+        return int(value)
+
+    if topic in ("matrix", "sparse"):
+        W, H, D = input or ((4, 4, 1) if topic == "matrix" else (32, 32, 3))
+        k = positive(kernel, 3 if topic == "matrix" else 5, "kernel")
+        O = positive(out_channels, 1 if topic == "matrix" else 6, "out-channels")
+        groups = positive(groups, 1, "groups")
         if D % groups or O % groups:
-            raise ValueError(f"theory matrix: groups={groups} must divide the {D} input and {O} output channels")
+            raise ValueError(f"theory {topic}: groups={groups} must divide the {D} input and {O} output channels")
+        if topic == "sparse":
+            r = connectivity((D, H, W), O, k, stride, padding, dilation, groups)
+            return r, render_connectivity(r)
+        _check_connections("theory matrix", O * (D // groups) * k * k, f"{O} filters of {D // groups}x{k}x{k}")
         w = np.arange(1.0, O * (D // groups) * k * k + 1).reshape(O, D // groups, k, k)
         r = conv_matrix_report(w, (H, W), stride, padding, dilation, groups, seed)
         dense = conv_matrix(w, (H, W), stride, padding, dilation, groups).dense() if show else None
         return r, render_matrix(r, dense)
-    if topic == "sparse":
-        W, H, D = input or (32, 32, 3)
-        r = connectivity((D, H, W), out_channels or 6, kernel or 5, stride, padding, dilation, groups)
-        return r, render_connectivity(r)
     if topic == "edge":
         W, H, _ = input or (320, 280, 1)
         r = edge_detection(H, W, seed=seed)
@@ -755,6 +778,9 @@ def run(topic: str, *, input: tuple[int, int, int] | None = None, kernel: int | 
     if topic == "pooling":
         if images < 1:
             raise ValueError(f"theory pooling: --images must be positive (got {images})")
-        r = pooling_invariance(mnist_digits(images))
+        digits = mnist_digits(images)
+        if len(digits) < images:
+            raise ValueError(f"theory pooling: --images {images} is more than the {len(digits)} test digits there are")
+        r = pooling_invariance(digits)
         return r, render_pooling(r)
     raise ValueError(f"theory: unknown topic {topic!r} (expected one of {', '.join(TOPICS)} or all)")

@@ -240,13 +240,24 @@ def _batched(fn):
 
 
 # --- conv2d -------------------------------------------------------------------------------
+def _zero_grads(fn: Function, x: np.ndarray, w: np.ndarray, bias_size: int) -> tuple:
+    """Gradients of an empty batch, or of an input without channels: zeros of each input's shape, as torch."""
+    need = [*fn.needs_input_grad, False, False, False]
+    return tuple(np.zeros(s, x.dtype) if n else None for s, n in zip((x.shape, w.shape, (bias_size,)), need))
+
+
 class Conv2d(Function):
     def forward(self, x, w, b, stride, pads, dilation, groups):
         self.x, self.w, self.geometry = x, w, (stride, pads, dilation, groups)
+        if x.shape[1] == 0:  # torch answers an input without channels with an empty (N, 0, OH, OW)
+            hw = [output_size(*a) for a in zip(x.shape[2:], w.shape[2:], stride, pads, dilation)]
+            return np.zeros((x.shape[0], 0, *hw), x.dtype)
         y, self.cols = _conv(x, w, b, stride, pads, dilation, groups, keep=self.needs_input_grad[1])
         return y
 
     def backward(self, gy):
+        if self.x.size == 0:
+            return _zero_grads(self, self.x, self.w, self.w.shape[0])
         stride, pads, dilation, groups = self.geometry
         gx = gw = gb = None
         if self.needs_input_grad[0]:
@@ -313,6 +324,8 @@ def conv2d(
     if C != Cg * groups:
         expects = f"{Cg}" if groups == 1 else f"{Cg * groups} ({groups} groups of {Cg})"
         raise ValueError(f"{op}: input has {C} channels but weight expects {expects} (input {input.shape}, weight {weight.shape})")
+    if O == 0:  # torch refuses an empty weight here
+        raise ValueError(f"{op}: expected a weight with at least one output channel (weight {weight.shape})")
     if O % groups:
         raise ValueError(f"{op}: groups={groups} must divide the {O} output channels (weight {weight.shape})")
     if bias is not None and bias.shape != (O,):
@@ -398,6 +411,8 @@ def conv_transpose2d(
     Cw, Og, KH, KW = weight.shape
     if C != Cw:
         raise ValueError(f"{op}: input has {C} channels but weight expects {Cw} (input {input.shape}, weight {weight.shape})")
+    if C == 0 or Og == 0:  # torch refuses an empty weight here
+        raise ValueError(f"{op}: expected a weight with at least one input and one output channel (weight {weight.shape})")
     if C % groups:
         raise ValueError(f"{op}: groups={groups} must divide the {C} input channels (weight {weight.shape})")
     O = Og * groups

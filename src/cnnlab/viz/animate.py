@@ -25,9 +25,11 @@ import numpy as np
 from cnnlab.functional.sizes import _pair, output_size, same_padding
 from cnnlab.viz.canvas import INK, MUTED, Picture, font, grid, line_height, text_width
 
-__all__ = ["MAX_FRAMES", "Animation", "conv_animation"]
+__all__ = ["MAX_ANIMATION_PIXELS", "MAX_FRAMES", "MAX_GRID_SIDE", "Animation", "conv_animation"]
 
 MAX_FRAMES = 400  # one frame per output position: 20x20 outputs at most
+MAX_GRID_SIDE = 100  # cells of the drawn input grid per axis (padding included): 1,400 pixels at the smallest cell
+MAX_ANIMATION_PIXELS = 1 << 28  # all frames together, whatever max_frames says: 805 MB of RGB
 PADDING, INPUT, ZERO = 0, 1, 2  # kinds of cells of the drawn input grid
 COLORS = {  # fill, outline; shaded (inside the window) fill
     INPUT: ((137, 196, 244), (52, 101, 164), (33, 102, 172)),
@@ -196,6 +198,8 @@ def conv_animation(
                          f"(got {n}, {k}, {s}, {d})")
     if any(opad) and not transposed:
         raise ValueError(f"{op}: output_padding is for transposed convolutions (add --transposed)")
+    if isinstance(max_frames, bool) or not isinstance(max_frames, (int, np.integer)) or max_frames < 1:
+        raise ValueError(f"{op}: max_frames must be a positive int (got {max_frames!r})")
     pads = _pads(padding, n, k, s, d, transposed)
     how = [explain(*a, transposed=transposed, output_padding=o, op=op, axis=ax)
            for a, o, ax in zip(zip(n, k, s, pads, d), opad, ("rows", "columns"))]
@@ -208,6 +212,12 @@ def conv_animation(
             "use a smaller kernel, stride or padding"
         raise ValueError(f"{op}: the output is {OH}x{OW}, which makes {OH * OW:,} frames, more than the limit of "
                          f"{max_frames}; {hint}")
+    for axis, a, b, c, e, p, o in (("rows", n[0], k[0], s[0], d[0], pads[0], opad[0]),
+                                   ("columns", n[1], k[1], s[1], d[1], pads[1], opad[1])):
+        side = (2 * (e * (b - 1) - p[0]) + (a - 1) * c + 1 + o) if transposed else a + p[0] + p[1]  # as _axis lays it out
+        if side > MAX_GRID_SIDE:
+            raise ValueError(f"{op}: the drawn grid would have {side:,} {axis} (the limit is {MAX_GRID_SIDE}); "
+                             f"use a smaller input, padding or stride")
     rows = _axis(n[0], k[0], s[0], pads[0], d[0], transposed, opad[0])
     cols = _axis(n[1], k[1], s[1], pads[1], d[1], transposed, opad[1])
     x, w, out = _values(image, weight, n, k, s, pads, d, transposed, opad)
@@ -216,6 +226,10 @@ def conv_animation(
              f"stride {_show(s)}, padding {pad_text}" + (f", dilation {_show(d)}" if d != (1, 1) else "")
              + (f", output_padding {_show(opad)}" if any(opad) else "") + f" -> {OH}x{OW} output")
     drawer = _Drawer(rows, cols, x, w, out, title, formula, transposed, cell)
+    pixels = OH * OW * drawer.size[0] * drawer.size[1]
+    if pixels > MAX_ANIMATION_PIXELS:
+        raise ValueError(f"{op}: {OH * OW:,} frames of {drawer.size[0]}x{drawer.size[1]} pixels make {pixels:,} pixels, "
+                         f"more than the limit of {MAX_ANIMATION_PIXELS:,}; use a smaller input or cell")
     frames = drawer.frames()
     return Animation(frames, out, formula, title, (OH, OW), drawer.error if out is not None else None)
 

@@ -33,11 +33,21 @@ def _demo(args: argparse.Namespace) -> int:
     import cnnlab
     import cnnlab.functional as F
 
-    image = cnnlab.Tensor(np.array([[1, 1, 1, 0, 0], [0, 1, 1, 1, 0], [0, 0, 1, 1, 1], [0, 0, 1, 1, 0], [0, 1, 1, 0, 0]], np.float32))
-    kernel = cnnlab.Tensor(np.array([[1, 0, 1], [0, 1, 0], [1, 0, 1]], np.float32))
-    out = F.conv2d(image.reshape(1, 1, 5, 5), kernel.reshape(1, 1, 3, 3))
-    print("5x5 binary image * 3x3 filter (stride 1):")
-    print(out.numpy()[0, 0].astype(int))
+    image = np.array([[1, 1, 1, 0, 0], [0, 1, 1, 1, 0], [0, 0, 1, 1, 1], [0, 0, 1, 1, 0], [0, 1, 1, 0, 0]], np.float32)
+    kernel = np.array([[1, 0, 1], [0, 1, 0], [1, 0, 1]], np.float32)
+    out = F.conv2d(cnnlab.Tensor(image.reshape(1, 1, 5, 5)), cnnlab.Tensor(kernel.reshape(1, 1, 3, 3))).numpy()[0, 0]
+    first = int((image[:3, :3] * kernel).sum())
+    print("input (5x5 binary image), [ ] = the window of the first step:")
+    for r, row in enumerate(image.astype(int)):
+        print("  " + " ".join(f"[{v}]" if r < 3 and c < 3 else f" {v} " for c, v in enumerate(row)))
+    print("filter (3x3):")
+    for row in kernel.astype(int):
+        print("  " + " ".join(f" {v} " for v in row))
+    terms = " + ".join(f"{int(a)}*{int(b)}" for a, b in zip(image[:3, :3].ravel(), kernel.ravel()))
+    print(f"first step: {terms} = {first}")
+    print("output (3x3, stride 1), [ ] = the first step's result:")
+    for r, row in enumerate(out.astype(int)):
+        print("  " + " ".join(f"[{v}]" if (r, c) == (0, 0) else f" {v} " for c, v in enumerate(row)))
     n = args.size
     for k in (3, 5, 7):
         before, after = F.same_padding(n, k)
@@ -208,6 +218,7 @@ def _shape_configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--strict", action="store_true", help="refuse sizes the stride does not divide evenly")
     p.add_argument("--layers", help="a chain such as conv5x5x6,relu,pool2,conv5x5x16,relu,pool2")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--lang", choices=("en", "ko"), default="en", help="language of the explanation (default en)")
 
 
 def _shape(args: argparse.Namespace) -> int:
@@ -227,6 +238,10 @@ def _shape(args: argparse.Namespace) -> int:
         _print_json({"input": [W, H, D], "output": [r["width"].output, r["height"].output, D], "same_padding": r["same"],
                      "height": r["height"].to_dict(), "width": r["width"].to_dict()})
         return 0
+    if args.lang != "en":
+        from cnnlab.i18n import t
+
+        print(t("cli.shape_intro", args.lang))
     if r["same"]:
         print("'same' padding: " + (r["same"][0] if r["same"][0] == r["same"][1] else f"rows {r['same'][0]}; columns {r['same'][1]}"))
     print(shapes.render_explain(r["height"], r["width"]))
@@ -277,8 +292,9 @@ command("summary", "a model layer by layer: shapes, parameters, MACs/FLOPs, rece
 def _theory_configure(p: argparse.ArgumentParser) -> None:
     from cnnlab.analysis.theory import TOPICS
 
-    p.add_argument("topic", choices=[*TOPICS, "all"], help="matrix: conv as a matrix; sparse: FC vs locally connected "
-                   "vs conv; edge: the lecture's 320x280 example; equivariance; pooling: local invariance on MNIST")
+    p.add_argument("topic", choices=[*TOPICS, "learn", "all"], help="matrix: conv as a matrix; sparse: FC vs locally "
+                   "connected vs conv; edge: the lecture's 320x280 example; equivariance; pooling: local invariance on "
+                   "MNIST; learn: a filter learned by gradient descent converging to each lecture mask")
     p.add_argument("--input", help="W x H x D (matrix: default 4x4x1; sparse: 32x32x3; edge: 320x280)")
     p.add_argument("--kernel", type=int, help="filter size (matrix: default 3; sparse: 5)")
     p.add_argument("--out-channels", type=int, help="filters (matrix: default 1; sparse: 6)")
@@ -290,7 +306,30 @@ def _theory_configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", help="equivariance: a trained LeNet-5 checkpoint (default runs/lenet5 if present)")
     p.add_argument("--images", type=int, default=500, help="pooling: MNIST test digits to use (default 500)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--steps", type=int, default=1000, help="learn: gradient steps (default 1000)")
+    p.add_argument("--noise", type=float, default=0.0, help="learn: std of noise added to the targets (default 0)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--lang", choices=("en", "ko"), default="en", help="language of the explanation (default en)")
+
+
+def _theory_learn(args: argparse.Namespace) -> int:
+    from cnnlab.analysis.learn import learn_filter
+    from cnnlab.filters import LECTURE
+    from cnnlab.i18n import t
+
+    if args.noise < 0:
+        raise ValueError(f"theory learn: --noise must be >= 0 (got {args.noise})")
+    results = {k: learn_filter(k, steps=args.steps, noise=args.noise, seed=args.seed) for k in LECTURE}
+    if args.json:
+        _print_json({k: {"mask": r.mask.tolist(), "weight": r.weight.tolist(), "distance": r.distance[-1],
+                         "loss": r.loss[-1]} for k, r in results.items()})
+        return 0
+    print(t("cli.learn_intro", args.lang, steps=args.steps, noise=args.noise))
+    for k, r in results.items():
+        d = r.distance
+        print(f"{t(f'mask.{k}', args.lang):>16} {r.mask.shape[0]}x{r.mask.shape[1]}: " +
+              "  ".join(f"{s}: {d[s]:.2e}" for s in (0, 10, 100, 1000) if s < len(d)) + f"  ({t('cli.last', args.lang)}: {d[-1]:.2e})")
+    return 0
 
 
 def _theory(args: argparse.Namespace) -> int:
@@ -298,7 +337,13 @@ def _theory(args: argparse.Namespace) -> int:
     from cnnlab.analysis.shapes import parse_size
     from cnnlab.analysis.theory import TOPICS, run
 
+    if args.topic == "learn":
+        return _theory_learn(args)
     size = parse_size(args.input, "theory") if args.input else None
+    if args.lang != "en" and not args.json:
+        from cnnlab.i18n import t
+
+        print(t("cli.theory_intro", args.lang))
     results = {}
     for topic in TOPICS if args.topic == "all" else [args.topic]:
         results[topic], text = run(topic, input=size, kernel=args.kernel, out_channels=args.out_channels,
@@ -449,6 +494,7 @@ def _serve_configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     p.add_argument("--checkpoint", help="the digit lab's model (default: the pretrained LeNet-5 in the package)")
     p.add_argument("--verbose", action="store_true", help="log every request")
+    p.add_argument("--lang", choices=("en", "ko"), default="en", help="the pages' language until switched (default en)")
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -459,7 +505,7 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"cnnlab serve: warning: listening on {args.host}, not loopback: anyone who can reach this machine "
               f"can use the explorer (upload images, run computations)", file=sys.stderr)
     server = make_server(args.host, args.port, checkpoint=args.checkpoint,
-                         log=(lambda line: print(line, file=sys.stderr)) if args.verbose else None)
+                         log=(lambda line: print(line, file=sys.stderr)) if args.verbose else None, lang=args.lang)
     print(f"cnnlab explorer: {server.url} (Ctrl-C to stop)", flush=True)
     try:
         server.serve_forever()
@@ -599,6 +645,9 @@ def _tour_configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", help="use this trained LeNet-5 checkpoint instead of training one")
     p.add_argument("--models", default=",".join(ZOO), help=f"models of the ImageNet table (default {','.join(ZOO)})")
     p.add_argument("--seed", type=int, default=0, help="of the training run and the random filters (default 0)")
+    p.add_argument("--lang", choices=("en", "ko"), default="en", help="the page's language (default en)")
+    p.add_argument("--format", choices=("html", "ipynb"), default="html",
+                   help="html: a computed page; ipynb: a Jupyter notebook to run (--out is then the .ipynb file)")
 
 
 def _tour(args: argparse.Namespace) -> int:
@@ -607,10 +656,16 @@ def _tour(args: argparse.Namespace) -> int:
 
     from cnnlab.viz.tour import tour
 
+    if args.format == "ipynb":
+        from cnnlab.viz.notebook import notebook
+
+        out = notebook(args.out if args.out.endswith(".ipynb") else f"{args.out}.ipynb", lang=args.lang)
+        print(f"wrote {out}: open it in Jupyter (jupyter lab {out})")
+        return 0
     began = time.perf_counter()
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     index = tour(args.out, epochs=args.epochs, checkpoint=args.checkpoint, zoo=models, seed=args.seed,
-                 progress=lambda line: print(line, flush=True))
+                 progress=lambda line: print(line, flush=True), lang=args.lang)
     print(f"done in {time.perf_counter() - began:.0f}s: open {index} in a browser (file://{index.resolve()})")
     return 0
 
@@ -619,7 +674,10 @@ command("tour", "the whole lecture run end to end, written as one HTML page with
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from cnnlab import __version__
+
     parser = argparse.ArgumentParser(prog="cnnlab", description="Convolutional neural networks from first principles.")
+    parser.add_argument("--version", action="version", version=f"cnnlab {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (configure, run, help) in COMMANDS.items():
         p = sub.add_parser(name, help=help, description=help)
@@ -629,7 +687,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    if not (sys.argv[1:] if argv is None else argv):  # a bare `cnnlab` shows what it can do
+        parser.print_help()
+        return 0
+    args = parser.parse_args(argv)
     try:
         return int(args.run(args) or 0)
     except (ValueError, TypeError, OSError) as e:

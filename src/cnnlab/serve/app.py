@@ -250,7 +250,7 @@ class ExplorerServer(ThreadingHTTPServer):
 
 
 def make_server(host: str = "127.0.0.1", port: int = 8000, checkpoint: str | None = None,
-                log: Callable[[str], None] | None = None, preload: bool = True) -> ExplorerServer:
+                log: Callable[[str], None] | None = None, preload: bool = True, lang: str = "en") -> ExplorerServer:
     """Create (not start) the explorer's server; ``port=0`` picks a free port.
 
     Args:
@@ -259,6 +259,7 @@ def make_server(host: str = "127.0.0.1", port: int = 8000, checkpoint: str | Non
         checkpoint: the digit lab's model (default: the packaged pretrained LeNet-5).
         log: called with one line per request (default: silent).
         preload: load the digit model now, so that a bad checkpoint fails before serving.
+        lang: the pages' language until a visitor switches ("en" or "ko").
 
     Raises:
         ValueError: a port out of range or a checkpoint the digit lab cannot use.
@@ -269,8 +270,12 @@ def make_server(host: str = "127.0.0.1", port: int = 8000, checkpoint: str | Non
     explorer = Explorer(checkpoint)
     if preload:
         explorer.model()
+    from cnnlab.i18n import script
+
     try:
-        return ExplorerServer((host, port), explorer, log)
+        server = ExplorerServer((host, port), explorer, log)
+        server.static["i18n.js"] = (script(lang).encode("utf-8"), "text/javascript; charset=utf-8")
+        return server
     except socket.gaierror as e:
         raise OSError(f"cannot listen on {host!r}: {e.strerror}") from None
     except OSError as e:

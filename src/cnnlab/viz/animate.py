@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from cnnlab.functional.sizes import _pair, output_size, same_padding
-from cnnlab.viz.canvas import INK, MUTED, Picture, font, grid, line_height, text_width
+from cnnlab.viz.canvas import INK, MUTED, Picture, draw_text, font, grid, line_height, pretty, text_width
 
 __all__ = ["MAX_FRAMES", "Animation", "conv_animation"]
 
@@ -79,19 +79,38 @@ class Animation:
 
     def save_gif(self, path: str | os.PathLike, ms: int = 600) -> None:
         """Write the animated GIF (looping; the last frame held longer), atomically."""
-        from PIL import Image
-
         from cnnlab.io import write_atomic
 
         _check_ext(path, ".gif")
+        write_atomic(path, lambda f: self._write_gif(f, ms))
+
+    def gif(self, ms: int = 600) -> bytes:
+        """The animated GIF as bytes."""
+        import io
+
+        buffer = io.BytesIO()
+        self._write_gif(buffer, ms)
+        return buffer.getvalue()
+
+    def _repr_html_(self) -> str:  # Jupyter plays the animation inline
+        import base64
+        import html
+
+        return f'<img src="data:image/gif;base64,{base64.b64encode(self.gif()).decode()}" alt="{html.escape(self.title)}">'
+
+    def _repr_png_(self) -> bytes:
+        return self.strip().png()
+
+    def _write_gif(self, out, ms: int) -> None:
+        from PIL import Image
+
         # one palette for all frames, from the first and the last (which between them hold every colour
         # drawn): quantizing each frame on its own is ten times slower and flickers
         palette = Image.fromarray(np.concatenate([self.frames[0], self.frames[-1]])).quantize(
             colors=96, method=Image.Quantize.FASTOCTREE)
         images = [Image.fromarray(f).quantize(palette=palette, dither=Image.Dither.NONE) for f in self.frames]
         durations = [ms] * (len(images) - 1) + [max(4 * ms, 2000)]
-        write_atomic(path, lambda f: images[0].save(f, format="GIF", save_all=True, append_images=images[1:],
-                                                    duration=durations, loop=0))
+        images[0].save(out, format="GIF", save_all=True, append_images=images[1:], duration=durations, loop=0)
 
     def strip(self, max_width: int = 2400) -> Picture:
         """All frames in a grid, one row per output row, shrunk as a whole to at most ``max_width``."""
@@ -275,10 +294,35 @@ class _Drawer:
                     max(text_width(f, 13) for f in formula) + 24)
         height = self.head + self.label + max(gh, oh, self.cs * rows.kernel) + 12 + 2 * line_height(13)
         self.size = (width, height)
+        self.times = pretty("1x1", 8)[1]  # "×" where a font here has it
         self.error = 0.0
 
     def frames(self) -> list[np.ndarray]:
-        return [self._frame(i, j) for i in range(self.rows.output) for j in range(self.cols.output)]
+        steps = [(i, j) for i in range(self.rows.output) for j in range(self.cols.output)]
+        self.captions = {ij: self._caption(*ij) for ij in steps}
+        widest = max(text_width(line, 13) for lines in self.captions.values() for line in lines)
+        self.size = (max(self.size[0], widest + 24), self.size[1])  # no caption is ever cut off
+        return [self._frame(i, j) for i, j in steps]
+
+    def _caption(self, i: int, j: int) -> list[str]:
+        """The step's caption in at most two lines, each as wide as the frame when it can be."""
+        r, c = self.rows, self.cols
+        step = f"step {i * c.output + j + 1} of {r.output * c.output}:"
+        rows_read = [i * r.step + a * r.dilation for a in range(r.kernel)]
+        cols_read = [j * c.step + b * c.dilation for b in range(c.kernel)]
+        detail = [f"output ({i}, {j}) is the window over rows {rows_read[0]}-{rows_read[-1]},",
+                  f"columns {cols_read[0]}-{cols_read[-1]} of the grid on the left"]
+        if self.out is not None:
+            kernel = self.w[::-1, ::-1] if self.transposed else self.w
+            terms = " + ".join(f"{_number(self.x[r.source[p], c.source[q]])}·{_number(kernel[a, b])}"
+                               for a, p in enumerate(rows_read) for b, q in enumerate(cols_read)
+                               if r.kind[p] == INPUT and c.kind[q] == INPUT
+                               and self.x[r.source[p], c.source[q]] != 0 and kernel[a, b] != 0) or "0"
+            detail = [f"output ({i}, {j}) = {terms} = {_number(self.out[i, j])}"]
+            if text_width(f"{step} {detail[0]}", 13) > self.size[0] - 24:
+                detail = [f"output ({i}, {j}) = sum of window · kernel = {_number(self.out[i, j])}"]
+        one = f"{step} {' '.join(detail)}"
+        return [one] if text_width(one, 13) <= self.size[0] - 24 else [f"{step} {detail[0]}", *detail[1:]]
 
     def _cell(self, draw, x: int, y: int, fill, outline, text: str = "", small: str = "", light: bool = False) -> None:
         cs = self.cs
@@ -296,17 +340,17 @@ class _Drawer:
         r, c = self.rows, self.cols
         img = Image.new("RGB", self.size, "white")
         draw = ImageDraw.Draw(img)
-        draw.text((12, 6), self.title, fill=INK, font=font(15))
+        draw_text(draw, (12, 6), self.title, 15, fill=INK)
         for t, line in enumerate(self.formula):
-            draw.text((12, 6 + line_height(15) + t * line_height(13)), line, fill=MUTED, font=font(13))
+            draw_text(draw, (12, 6 + line_height(15) + t * line_height(13)), line, 13, fill=MUTED)
         kernel = self.w[::-1, ::-1] if self.w is not None and self.transposed else self.w
         # taps of output (i, j): drawn-grid rows i*step + a*D, columns j*step + b*D
         taps = {(i * r.step + a * r.dilation, j * c.step + b * c.dilation): (a, b)
                 for a in range(r.kernel) for b in range(c.kernel)}
         x0, y0 = self.in_xy
-        draw.text((x0, y0 - self.label), "input" + (" (zeros inserted and padded)" if self.transposed else
-                                                     " (padded)" if (r.kind == PADDING).any() or (c.kind == PADDING).any()
-                                                     else ""), fill=MUTED, font=font(12))
+        draw_text(draw, (x0, y0 - self.label), "input" + (" (zeros inserted and padded)" if self.transposed else
+                                                          " (padded)" if (r.kind == PADDING).any() or (c.kind == PADDING).any()
+                                                          else ""), 12, fill=MUTED)
         total = []
         for p in range(len(r.kind)):
             for q in range(len(c.kind)):
@@ -318,20 +362,19 @@ class _Drawer:
                 text = _number(value) if self.numbers and (kind == INPUT or tap is not None) else ""
                 small = ""
                 if tap is not None and kernel is not None:
-                    small = "x" + _number(kernel[tap])
+                    small = self.times + _number(kernel[tap])
                     total.append((value, kernel[tap]))
                 self._cell(draw, x0 + q * self.cs, y0 + p * self.cs, shaded if tap else fill, outline,
                            text, small if self.numbers else "", light=tap is not None)
         if self.numbers:
             kx, ky = self.k_xy
-            draw.text((kx, ky - self.label), "kernel" + (", turned 180°" if self.transposed else ""),
-                      fill=MUTED, font=font(12))
+            draw_text(draw, (kx, ky - self.label), "kernel" + (", turned 180°" if self.transposed else ""), 12, fill=MUTED)
             for a in range(r.kernel):
                 for b in range(c.kernel):
                     self._cell(draw, kx + b * self.cs, ky + a * self.cs, (255, 236, 179), (191, 144, 0),
                                _number(kernel[a, b]))
         ox, oy = self.out_xy
-        draw.text((ox, oy - self.label), "output", fill=MUTED, font=font(12))
+        draw_text(draw, (ox, oy - self.label), "output", 12, fill=MUTED)
         for a in range(r.output):
             for b in range(c.output):
                 done = (a, b) < (i, j)
@@ -339,16 +382,8 @@ class _Drawer:
                 text = _number(self.out[a, b]) if self.numbers and (done or now) else ""
                 self._cell(draw, ox + b * self.cs, oy + a * self.cs, OUT_NOW if now else OUT_DONE if done else OUT_EMPTY,
                            OUT_LINE, text, light=now)
-        rows_read = sorted({p for p, _ in taps})
-        cols_read = sorted({q for _, q in taps})
-        caption = f"step {i * c.output + j + 1} of {r.output * c.output}: output ({i}, {j}) is the window over " \
-                  f"rows {rows_read[0]}-{rows_read[-1]}, columns {cols_read[0]}-{cols_read[-1]} of the grid on the left"
         if self.out is not None:
             self.error = max(self.error, abs(sum(v * k for v, k in total) - float(self.out[i, j])))
-            terms = " + ".join(f"{_number(v)}·{_number(k)}" for v, k in total if v != 0 and k != 0) or "0"
-            detail = f"output ({i}, {j}) = {terms} = {_number(self.out[i, j])}"
-            if text_width(detail, 13) > self.size[0] - 24:
-                detail = f"output ({i}, {j}) = sum of window · kernel = {_number(self.out[i, j])}"
-            caption = f"step {i * c.output + j + 1} of {r.output * c.output}: {detail}"
-        draw.text((12, self.size[1] - 2 * line_height(13) - 4), caption, fill=INK, font=font(13))
+        for n, line in enumerate(self.captions[(i, j)]):
+            draw_text(draw, (12, self.size[1] - (2 - n) * line_height(13) - 4), line, 13, fill=INK)
         return np.asarray(img)

@@ -313,13 +313,11 @@ def _theory_configure(p: argparse.ArgumentParser) -> None:
 
 
 def _theory_learn(args: argparse.Namespace) -> int:
-    from cnnlab.analysis.learn import learn_filter
+    from cnnlab.analysis.learn import learn_filters
     from cnnlab.filters import LECTURE
     from cnnlab.i18n import t
 
-    if args.noise < 0:
-        raise ValueError(f"theory learn: --noise must be >= 0 (got {args.noise})")
-    results = {k: learn_filter(k, steps=args.steps, noise=args.noise, seed=args.seed) for k in LECTURE}
+    results = dict(zip(LECTURE, learn_filters(LECTURE, steps=args.steps, noise=args.noise, seed=args.seed)))
     if args.json:
         _print_json({k: {"mask": r.mask.tolist(), "weight": r.weight.tolist(), "distance": r.distance[-1],
                          "loss": r.loss[-1]} for k, r in results.items()})

@@ -16,7 +16,7 @@ from cnnlab.viz.tour import tour
 
 from tests.viz.conftest import HISTORY, not_blank
 
-SECTIONS = ["filtering", "operation", "padding", "channels", "pooling", "transposed", "zoo", "priors", "lenet"]
+SECTIONS = ["filtering", "operation", "padding", "channels", "pooling", "transposed", "zoo", "priors", "learn", "lenet"]
 
 
 class _Refs(HTMLParser):

@@ -218,7 +218,7 @@ def tour(out: str | os.PathLike, epochs: int = 3, checkpoint: str | os.PathLike 
         gc.collect()
         trained_how = page.t("lenet.trained_live", epochs=epochs, digits=f"{seen.get('train_size', 0):,}")
     else:
-        trained_how = page.t("lenet.loaded", path=_e(os.fspath(lenet_dir)))
+        trained_how = page.t("lenet.loaded", path=f"<code>{_e(os.fspath(lenet_dir))}</code>")
     train_seconds = time.perf_counter() - t
 
     parts: list[tuple[str, Callable[[_Section], None]]] = [
@@ -493,7 +493,7 @@ def _priors(page: _Page, s: _Section, lenet_dir: Path, seed: int, digits: int) -
 def learn_section_pictures(lang: str = "en", steps: int = 1000, seed: int = 0, checkpoint: Any = None) -> dict[str, Any]:
     """The pictures of "a filter is learned": exact targets, noisy targets, LeNet-5's filters beside the masks."""
     from cnnlab import filters
-    from cnnlab.analysis.learn import learn_filter
+    from cnnlab.analysis.learn import learn_filters
     from cnnlab.i18n import t
     from cnnlab.viz.canvas import can_draw
     from cnnlab.viz.grids import learned_picture
@@ -505,8 +505,8 @@ def learn_section_pictures(lang: str = "en", steps: int = 1000, seed: int = 0, c
     record = tuple(sorted({0, 10, 100, 1000, steps} & set(range(steps + 1))))
     heads = [pt("learn.col_mask"), *[pt("learn.col_step", step=r) for r in record], pt("learn.col_error")]
     names = [pt(f"mask.{k}") for k in filters.LECTURE]
-    exact = [learn_filter(k, steps=steps, seed=seed, record=record) for k in filters.LECTURE]
-    noisy = [learn_filter(k, steps=steps, seed=seed, record=record, noise=0.5) for k in filters.LECTURE]
+    exact = learn_filters(filters.LECTURE, steps=steps, seed=seed, record=record)
+    noisy = learn_filters(filters.LECTURE, steps=steps, seed=seed, record=record, noise=0.5)
     return {"exact": exact, "noisy": noisy,
             "exact_picture": learned_picture(exact, heads, names), "noisy_picture": learned_picture(noisy, heads, names),
             "lenet_picture": lenet_beside_masks(checkpoint, lang)}

@@ -17,7 +17,7 @@ Every input pixel thus spreads one copy of the kernel over the output: upsamplin
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -76,6 +76,7 @@ class Animation:
     title: str
     output_shape: tuple[int, int]
     drawn_error: float | None = None  # max |sum of the drawn window x kernel - the engine's output|
+    captions: list[list[str]] = field(default_factory=list)  # each frame's caption lines, as drawn
 
     def save_gif(self, path: str | os.PathLike, ms: int = 600) -> None:
         """Write the animated GIF (looping; the last frame held longer), atomically."""
@@ -236,7 +237,8 @@ def conv_animation(
              + (f", output_padding {_show(opad)}" if any(opad) else "") + f" -> {OH}x{OW} output")
     drawer = _Drawer(rows, cols, x, w, out, title, formula, transposed, cell)
     frames = drawer.frames()
-    return Animation(frames, out, formula, title, (OH, OW), drawer.error if out is not None else None)
+    return Animation(frames, out, formula, title, (OH, OW), drawer.error if out is not None else None,
+                     list(drawer.captions.values()))
 
 
 def _show(pair: tuple[int, int]) -> str:

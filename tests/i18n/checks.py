@@ -25,7 +25,8 @@ class _Text(HTMLParser):
 
     def handle_starttag(self, tag, attrs):
         if tag not in ("br", "img", "meta", "link", "input", "hr"):
-            self.stack.append(tag)
+            # translate="no" (HTML's own mark for text not to translate): formulas, computed working
+            self.stack.append("pre" if ("translate", "no") in attrs else tag)
 
     def handle_endtag(self, tag):
         if tag in self.stack:

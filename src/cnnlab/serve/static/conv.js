@@ -64,18 +64,37 @@ async function fetchConv() {
   }
 }
 
+// "7x7 input, 3x3 filter, stride 1, padding 0 -> 5x5 output" in the page's language.
+function summary(d) {
+  const [top, bottom] = d.padding, p = params();
+  return tr("js.summary", {n: d.input.length, k: d.kernel.length, s: d.stride, o: d.output_size[0],
+    transposed: p.transposed ? tr("js.summary_transposed") : "", pad: top === bottom ? top : `${top}+${bottom}`,
+    dilation: d.dilation !== 1 ? tr("js.summary_dilation", {d: d.dilation}) : "",
+    output_padding: p.transposed && p.output_padding ? tr("js.summary_output_padding", {op: p.output_padding}) : ""});
+}
+
+// The server's notes (English) told again from the numbers behind them, in the page's language.
+function notesOf(d) {
+  const rows = (list) => list.length > 6 ? `${list.slice(0, 3).join(", ")}, …, ${list[list.length - 1]}` : list.join(", ");
+  const notes = [];
+  if (d.unwritten && d.unwritten.length) notes.push(tr("js.note_unwritten", {rows: rows(d.unwritten), s: d.stride}));
+  if (d.remainder) notes.push(tr("js.note_remainder", {r: d.remainder, s: d.stride}));
+  if (d.unread && d.unread.length) notes.push(tr("js.note_unread", {rows: rows(d.unread)}));
+  return notes;
+}
+
 function show() {
   const d = state.data;
   const valid = d && d.valid;
   $("#out-size").textContent = valid ? `${d.output_size[0]} × ${d.output_size[1]}` : "–";
-  $("#summary").textContent = valid ? d.summary : "";
+  $("#summary").textContent = valid ? summary(d) : "";
   $("#formula").textContent = valid ? d.formula : "";
   $("#formula").hidden = !valid;
   $("#same").textContent = valid && d.same ? tr("js.same_padding", {same: d.same}) : "";
   $("#same").hidden = !(valid && d.same);
   const notes = $("#notes");
   notes.textContent = "";
-  for (const note of valid ? d.notes : []) {
+  for (const note of valid ? (LANG === "en" ? d.notes : notesOf(d)) : []) {
     const li = document.createElement("li");
     li.textContent = note;
     notes.append(li);

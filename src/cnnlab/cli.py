@@ -239,12 +239,39 @@ def _shape(args: argparse.Namespace) -> int:
                      "height": r["height"].to_dict(), "width": r["width"].to_dict()})
         return 0
     if args.lang != "en":
-        from cnnlab.i18n import t
-
-        print(t("cli.shape_intro", args.lang))
+        return _shape_explained(r, args.lang)
     if r["same"]:
         print("'same' padding: " + (r["same"][0] if r["same"][0] == r["same"][1] else f"rows {r['same'][0]}; columns {r['same'][1]}"))
     print(shapes.render_explain(r["height"], r["width"]))
+    return 0
+
+
+def _shape_explained(r: dict, lang: str) -> int:
+    """One layer's working in ``lang``, told from the numbers of ``explain_2d`` (the formula itself is math)."""
+    from cnnlab.i18n import t
+
+    h, w = r["height"], r["width"]
+    print(t("cli.shape_intro", lang))
+    same_axes = (h.input, h.kernel_size, h.stride, h.padding, h.dilation) == (w.input, w.kernel_size, w.stride, w.padding, w.dilation)
+    print(h.formula if same_axes else f"H: {h.formula}\nW: {w.formula}")
+    if r["same"]:
+        print(t("js.same_padding", lang, same=r["same"][0] if r["same"][0] == r["same"][1] else " / ".join(r["same"])))
+    pad = h.padding[0] if h.padding[0] == h.padding[1] else f"{h.padding[0]}+{h.padding[1]}"
+    extra = dict(transposed=t("js.summary_transposed", lang) if h.transposed else "",
+                 dilation=t("js.summary_dilation", lang, d=h.dilation) if h.dilation != 1 else "",
+                 output_padding=t("js.summary_output_padding", lang, op=h.output_padding) if h.output_padding else "")
+    if w.input == h.input and w.output == h.output:
+        print(t("js.summary", lang, n=h.input, k=h.kernel_size, s=h.stride, pad=pad, o=h.output, **extra))
+    else:
+        print(t("cli.summary_rect", lang, w=w.input, h=h.input, k=h.kernel_size, s=h.stride, pad=pad, ow=w.output,
+                oh=h.output, **extra))
+    for e in (h,) if same_axes else (h, w):
+        if e.unwritten:
+            print(t("js.note_unwritten", lang, rows=", ".join(map(str, e.unwritten)), s=e.stride))
+        if e.remainder:
+            print(t("js.note_remainder", lang, r=e.remainder, s=e.stride))
+        if e.unread:
+            print(t("js.note_unread", lang, rows=", ".join(map(str, e.unread))))
     return 0
 
 
@@ -312,6 +339,11 @@ def _theory_configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lang", choices=("en", "ko"), default="en", help="language of the explanation (default en)")
 
 
+# the lecture's sentence each theory topic measures (quoted with --lang ko)
+THEORY_QUOTES = {"matrix": "lecture.sharing", "sparse": "lecture.sparse", "edge": "lecture.edge",
+                 "equivariance": "lecture.equivariance", "pooling": "lecture.invariance"}
+
+
 def _theory_learn(args: argparse.Namespace) -> int:
     from cnnlab.analysis.learn import learn_filters
     from cnnlab.filters import LECTURE
@@ -338,9 +370,9 @@ def _theory(args: argparse.Namespace) -> int:
     if args.topic == "learn":
         return _theory_learn(args)
     size = parse_size(args.input, "theory") if args.input else None
-    if args.lang != "en" and not args.json:
-        from cnnlab.i18n import t
+    from cnnlab.i18n import t
 
+    if args.lang != "en" and not args.json:
         print(t("cli.theory_intro", args.lang))
     results = {}
     for topic in TOPICS if args.topic == "all" else [args.topic]:
@@ -348,6 +380,8 @@ def _theory(args: argparse.Namespace) -> int:
                                    stride=args.stride, padding=args.padding, dilation=args.dilation, groups=args.groups,
                                    seed=args.seed, show=args.show, checkpoint=args.checkpoint, images=args.images)
         if not args.json:
+            if args.lang != "en":
+                text = f"> {t(THEORY_QUOTES[topic], 'ko')}\n{text}"
             print(("" if len(results) == 1 else "\n") + f"== {topic} ==\n{text}" if args.topic == "all" else text)
     if args.json:
         _print_json(results if args.topic == "all" else results[args.topic])

@@ -61,3 +61,14 @@ def test_theory_learn_converges_and_bad_lang_is_refused(capsys):
     with pytest.raises(SystemExit) as e:
         main(["tour", "--lang", "fr"])
     assert e.value.code == 2 and "invalid choice: 'fr'" in capsys.readouterr().err
+
+
+def test_shape_in_korean_tells_the_floor_and_the_unread_rows(capsys):
+    assert main(["shape", "--input", "8", "--kernel", "3", "--stride", "2", "--lang", "ko"]) == 0
+    out = capsys.readouterr().out
+    assert "floor(5/2) + 1 = 3" in out and "8x8 입력, 3x3 필터, 스트라이드 2, 패딩 0 → 3x3 출력" in out
+    assert t("js.note_remainder", "ko", r=1, s=2) in out and t("js.note_unread", "ko", rows="7") in out
+    assert main(["shape", "--input", "7x5", "--kernel", "3", "--stride", "2", "--padding", "same", "--lang", "ko"]) == 0
+    assert "7x5 입력 (W x H), 3x3 필터, 스트라이드 2, 패딩 1 → 4x3 출력" in capsys.readouterr().out
+    assert main(["theory", "edge", "--lang", "ko"]) == 0
+    assert t("lecture.edge", "ko") in capsys.readouterr().out

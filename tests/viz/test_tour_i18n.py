@@ -56,3 +56,25 @@ def test_chromium_draws_hangul_and_needs_no_horizontal_scrolling(tours, tmp_path
                 page.close()
         finally:
             browser.close()
+
+
+def test_the_gallery_shows_a_zoomed_crop_beside_each_picture():
+    import numpy as np
+
+    from cnnlab import filters
+    from cnnlab.viz.tour import crops
+
+    photo = filters.sample("camera")
+    pic = crops(photo, filters.LECTURE, ["original", *filters.LECTURE], crop=64, zoom=4)
+    assert len(pic.boxes) == 2 * (1 + len(filters.LECTURE))
+
+    def panel(i):
+        x0, y0, x1, y1 = pic.boxes[i]
+        return pic.pixels[y0:y1, x0:x1].astype(np.int16)
+
+    zoomed = panel(1)
+    assert zoomed.shape[0] == zoomed.shape[1] == 256
+    np.testing.assert_array_equal(zoomed, np.repeat(np.repeat(zoomed[::4, ::4], 4, 0), 4, 1))  # 4x4 blocks: magnified
+    for i, name in enumerate(filters.LECTURE, 1):  # each mask's crop visibly differs from the original's
+        assert np.abs(panel(2 * i + 1) - zoomed).mean() > 3, name
+    assert (panel(0)[..., 0] == 255).sum() > 100 and (panel(0)[..., 1] == 0).sum() > 100  # the red square: where from

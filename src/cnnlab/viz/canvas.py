@@ -144,8 +144,11 @@ def text_width(text: str, size: int = 13) -> int:
     return int(np.ceil(ImageDraw.Draw(Image.new("RGB", (1, 1))).textlength(text, font=font(size, text))))
 
 
+@functools.lru_cache(maxsize=None)
 def line_height(size: int = 13) -> int:
-    return int(size * 1.35) + 2
+    """Pixels per line of text at ``size``: room for the deepest descender of any font ``draw_text`` may pick."""
+    deepest = max((f.getbbox("Agjy|\u00d7\ud569")[3] for f in _fonts(size) if hasattr(f, "getbbox")), default=0)
+    return max(int(size * 1.35), deepest) + 2
 
 
 def colorize(values: np.ndarray, cmap: str = "gray", vmin: float | None = None, vmax: float | None = None) -> np.ndarray:

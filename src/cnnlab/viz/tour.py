@@ -269,13 +269,15 @@ def _html(page: _Page, total: float) -> str:
 # --- the parts of the lecture -------------------------------------------------------------
 def crops(photo: np.ndarray, kernels: Sequence[str], labels: Sequence[str], crop: int = 64, zoom: int = 4,
           thumb: int = 256) -> Any:
-    """Each filtered photo beside a ``zoom``-times magnified crop of its middle, so that blur shows."""
+    """Each filtered photo beside a ``zoom``-times magnified crop of its most detailed part, so that blur shows."""
     from cnnlab import filters
     from cnnlab.viz.canvas import can_draw, grid
 
     h, w = photo.shape[:2]
     step = max(1, max(h, w) // thumb)
-    top, left = (h - crop) // 2, (w - crop) // 2
+    grey = photo if photo.ndim == 2 else photo[..., :3].mean(axis=-1)
+    spots = [(y, x) for y in range(0, h - crop + 1, crop // 2) for x in range(0, w - crop + 1, crop // 2)]
+    top, left = max(spots, key=lambda yx: float(np.abs(np.diff(grey[yx[0]:yx[0] + crop, yx[1]:yx[1] + crop])).mean()))
     panels, names = [], []
     for name, label in zip(("identity", *kernels), labels):
         k = filters.get_kernel(name)

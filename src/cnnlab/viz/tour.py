@@ -216,7 +216,8 @@ def tour(out: str | os.PathLike, epochs: int = 3, checkpoint: str | os.PathLike 
 
         train(config, callback=report)
         gc.collect()
-        trained_how = page.t("lenet.trained_live", epochs=epochs, digits=f"{seen.get('train_size', 0):,}")
+        trained_how = page.t("lenet.trained_live", epochs=page.t("lenet.epoch" if epochs == 1 else "lenet.epochs", n=epochs),
+                             digits=f"{seen.get('train_size', 0):,}")
     else:
         trained_how = page.t("lenet.loaded", path=f"<code>{_e(os.fspath(lenet_dir))}</code>")
     train_seconds = time.perf_counter() - t

@@ -35,10 +35,11 @@ def _rng(generator: Rng) -> np.random.Generator:
 
 @contextlib.contextmanager
 def no_init() -> Iterator[None]:
-    """Build modules without filling their parameters (left as allocated), in this thread.
+    """Build modules without filling their parameters, in this thread.
 
     For counting parameters, MACs and sizes of large models (as torch's ``meta`` device):
-    memory that is never written costs nothing, and no random numbers are drawn.
+    no random numbers are drawn, parameters of 8 MB or more become a read-only broadcast view
+    of one zero, smaller ones keep their unfilled memory.
     """
     before = getattr(_state, "skip", False)
     _state.skip = True
@@ -56,7 +57,9 @@ def _fill(tensor: Tensor, values: Any) -> Tensor:
     if not isinstance(tensor, Tensor):
         raise TypeError(f"init: expected a Tensor (got {type(tensor).__name__})")
     if _skipped():
-        return tensor
+        if tensor.data.nbytes >= 8 << 20:  # one shared zero seen through every index: no memory, whatever reads it
+            tensor.data = np.broadcast_to(np.zeros((), tensor.data.dtype), tensor.shape)
+        return tensor  # small ones stay as allocated (and writable: some models clip their weights in place)
     tensor.data[...] = values  # in place, cast to the tensor's dtype
     return tensor
 
@@ -112,14 +115,14 @@ def _calculate_correct_fan(tensor: Tensor, mode: str) -> int:
 def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator: Rng = None) -> Tensor:
     """Fill with values drawn from ``U(a, b)``."""
     if _skipped():
-        return tensor
+        return _fill(tensor, 0)
     return _fill(tensor, _rng(generator).uniform(a, b, tensor.shape))
 
 
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator: Rng = None) -> Tensor:
     """Fill with values drawn from ``N(mean, std^2)``."""
     if _skipped():
-        return tensor
+        return _fill(tensor, 0)
     return _fill(tensor, _rng(generator).normal(mean, std, tensor.shape))
 
 

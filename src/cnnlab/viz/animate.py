@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -77,6 +77,7 @@ class Animation:
     output_shape: tuple[int, int]
     drawn_error: float | None = None  # max |sum of the drawn window x kernel - the engine's output|
     captions: list[list[str]] = field(default_factory=list)  # each frame's caption lines, as drawn
+    lang: str = "en"  # of the words drawn
 
     def save_gif(self, path: str | os.PathLike, ms: int = 600) -> None:
         """Write the animated GIF (looping; the last frame held longer), atomically."""
@@ -118,7 +119,9 @@ class Animation:
         from PIL import Image
 
         columns = min(self.output_shape[1], len(self.frames))
-        full = grid(self.frames, columns, 1, labels=[f"step {i + 1}" for i in range(len(self.frames))], label_size=14)
+        say = _words(self.lang)
+        full = grid(self.frames, columns, 1, labels=[say("anim.strip_step", i=i + 1) for i in range(len(self.frames))],
+                    label_size=14)
         W, H = full.size
         if W <= max_width:
             return full
@@ -178,6 +181,7 @@ def conv_animation(
     weight: Any = None,
     max_frames: int = MAX_FRAMES,
     cell: int | None = None,
+    lang: str = "en",
 ) -> Animation:
     """Draw a convolution (or transposed convolution) one output position per frame.
 
@@ -190,6 +194,7 @@ def conv_animation(
         weight: optional ``(KH, KW)`` kernel (needs ``image``).
         max_frames: refuse to draw more frames than this (the error suggests a size).
         cell: side of a grid cell in pixels (default: fits the input in about 320 pixels).
+        lang: the language of the words drawn ("en" or "ko"; English where no font here has the glyphs).
 
     Returns:
         An ``Animation``: ``save_gif``, ``strip`` / ``save_strip``.
@@ -232,13 +237,28 @@ def conv_animation(
     cols = _axis(n[1], k[1], s[1], pads[1], d[1], transposed, opad[1])
     x, w, out = _values(image, weight, n, k, s, pads, d, transposed, opad)
     pad_text = "same" if padding == "same" else f"{pads[0][0]}" if pads[0][0] == pads[1][0] else f"{(pads[0][0], pads[1][0])}"
-    title = (f"{'conv_transpose2d' if transposed else 'conv2d'}: {n[0]}x{n[1]} input, {k[0]}x{k[1]} kernel, "
-             f"stride {_show(s)}, padding {pad_text}" + (f", dilation {_show(d)}" if d != (1, 1) else "")
-             + (f", output_padding {_show(opad)}" if any(opad) else "") + f" -> {OH}x{OW} output")
-    drawer = _Drawer(rows, cols, x, w, out, title, formula, transposed, cell)
+    say = _words(lang)
+    title = say("anim.title", op="conv_transpose2d" if transposed else "conv2d", n=f"{n[0]}x{n[1]}", k=f"{k[0]}x{k[1]}",
+                s=_show(s), pad=pad_text, o=f"{OH}x{OW}",
+                dilation=say("js.summary_dilation", d=_show(d)) if d != (1, 1) else "",
+                output_padding=say("anim.output_padding", op=_show(opad)) if any(opad) else "")
+    drawer = _Drawer(rows, cols, x, w, out, title, formula, transposed, cell, say)
     frames = drawer.frames()
     return Animation(frames, out, formula, title, (OH, OW), drawer.error if out is not None else None,
-                     list(drawer.captions.values()))
+                     list(drawer.captions.values()), lang)
+
+
+def _words(lang: str) -> Callable[..., str]:
+    """``say(key, **values)``: the table's text in ``lang`` where a font here draws it, else in English."""
+    from cnnlab.i18n import check_lang, t
+    from cnnlab.viz.canvas import can_draw
+
+    check_lang(lang, "viz conv")
+
+    def say(key: str, **values: Any) -> str:
+        text = t(key, lang, **values)
+        return text if lang == "en" or can_draw(text) else t(key, "en", **values)
+    return say
 
 
 def _show(pair: tuple[int, int]) -> str:
@@ -277,8 +297,8 @@ class _Drawer:
     """Lays out and draws the frames (Pillow)."""
 
     def __init__(self, rows: _Axis, cols: _Axis, x, w, out, title: str, formula: list[str], transposed: bool,
-                 cell: int | None) -> None:
-        self.rows, self.cols, self.x, self.w, self.out = rows, cols, x, w, out
+                 cell: int | None, say: Callable[..., str]) -> None:
+        self.rows, self.cols, self.x, self.w, self.out, self.say = rows, cols, x, w, out, say
         self.title, self.formula, self.transposed = title, formula, transposed
         side = max(len(rows.kind), len(cols.kind))
         self.cs = cell or int(np.clip(320 // side, 14, 44))
@@ -309,20 +329,20 @@ class _Drawer:
     def _caption(self, i: int, j: int) -> list[str]:
         """The step's caption in at most two lines, each as wide as the frame when it can be."""
         r, c = self.rows, self.cols
-        step = f"step {i * c.output + j + 1} of {r.output * c.output}:"
+        step = self.say("anim.step", i=i * c.output + j + 1, n=r.output * c.output)
         rows_read = [i * r.step + a * r.dilation for a in range(r.kernel)]
         cols_read = [j * c.step + b * c.dilation for b in range(c.kernel)]
-        detail = [f"output ({i}, {j}) is the window over rows {rows_read[0]}-{rows_read[-1]},",
-                  f"columns {cols_read[0]}-{cols_read[-1]} of the grid on the left"]
+        detail = [self.say("anim.window_rows", i=i, j=j, r0=rows_read[0], r1=rows_read[-1]),
+                  self.say("anim.window_cols", c0=cols_read[0], c1=cols_read[-1])]
         if self.out is not None:
             kernel = self.w[::-1, ::-1] if self.transposed else self.w
             terms = " + ".join(f"{_number(self.x[r.source[p], c.source[q]])}·{_number(kernel[a, b])}"
                                for a, p in enumerate(rows_read) for b, q in enumerate(cols_read)
                                if r.kind[p] == INPUT and c.kind[q] == INPUT
                                and self.x[r.source[p], c.source[q]] != 0 and kernel[a, b] != 0) or "0"
-            detail = [f"output ({i}, {j}) = {terms} = {_number(self.out[i, j])}"]
+            detail = [self.say("anim.terms", i=i, j=j, terms=terms, v=_number(self.out[i, j]))]
             if text_width(f"{step} {detail[0]}", 13) > self.size[0] - 24:
-                detail = [f"output ({i}, {j}) = sum of window · kernel = {_number(self.out[i, j])}"]
+                detail = [self.say("anim.sum", i=i, j=j, v=_number(self.out[i, j]))]
         one = f"{step} {' '.join(detail)}"
         return [one] if text_width(one, 13) <= self.size[0] - 24 else [f"{step} {detail[0]}", *detail[1:]]
 
@@ -350,9 +370,9 @@ class _Drawer:
         taps = {(i * r.step + a * r.dilation, j * c.step + b * c.dilation): (a, b)
                 for a in range(r.kernel) for b in range(c.kernel)}
         x0, y0 = self.in_xy
-        draw_text(draw, (x0, y0 - self.label), "input" + (" (zeros inserted and padded)" if self.transposed else
-                                                          " (padded)" if (r.kind == PADDING).any() or (c.kind == PADDING).any()
-                                                          else ""), 12, fill=MUTED)
+        padded = (r.kind == PADDING).any() or (c.kind == PADDING).any()
+        what = "anim.input_zeros" if self.transposed else "anim.input_padded" if padded else "anim.input"
+        draw_text(draw, (x0, y0 - self.label), self.say(what), 12, fill=MUTED)
         total = []
         for p in range(len(r.kind)):
             for q in range(len(c.kind)):
@@ -370,13 +390,14 @@ class _Drawer:
                            text, small if self.numbers else "", light=tap is not None)
         if self.numbers:
             kx, ky = self.k_xy
-            draw_text(draw, (kx, ky - self.label), "kernel" + (", turned 180°" if self.transposed else ""), 12, fill=MUTED)
+            draw_text(draw, (kx, ky - self.label), self.say("anim.kernel_turned" if self.transposed else "anim.kernel"), 12,
+                      fill=MUTED)
             for a in range(r.kernel):
                 for b in range(c.kernel):
                     self._cell(draw, kx + b * self.cs, ky + a * self.cs, (255, 236, 179), (191, 144, 0),
                                _number(kernel[a, b]))
         ox, oy = self.out_xy
-        draw_text(draw, (ox, oy - self.label), "output", 12, fill=MUTED)
+        draw_text(draw, (ox, oy - self.label), self.say("anim.output"), 12, fill=MUTED)
         for a in range(r.output):
             for b in range(c.output):
                 done = (a, b) < (i, j)

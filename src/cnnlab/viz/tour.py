@@ -313,7 +313,7 @@ def _worked(page: _Page, s: _Section, image: np.ndarray, kernel: np.ndarray, str
             name: str, what: str) -> np.ndarray:
     from cnnlab.viz.animate import conv_animation
 
-    anim = conv_animation(image.shape[0], kernel.shape[0], stride, padding, image=image, weight=kernel)
+    anim = conv_animation(image.shape[0], kernel.shape[0], stride, padding, image=image, weight=kernel, lang=page.lang)
     files = page.animation(anim, name)
     s.parts += [f'<div class="row"><div><h3>{_e(what)}</h3>{_p(page.t("operation.output_by"))}'
                 f'{_matrix(anim.output)}{_pre(chr(10).join(anim.formula))}</div>'
@@ -352,7 +352,7 @@ def _padding(page: _Page, s: _Section) -> None:
                [(k, f"{p[0]}, {p[1]}", w) for k, p, w in same]),
     ]
     image, kernel = LECTURE_5X5
-    anim = conv_animation(5, 3, 1, 1, image=image, weight=kernel)
+    anim = conv_animation(5, 3, 1, 1, image=image, weight=kernel, lang=page.lang)
     files = page.animation(anim, "conv_5x5_pad1")
     s.parts += [_p(page.t("padding.p3")),
                 f'<div class="row"><div>{_matrix(anim.output)}</div>'
@@ -407,7 +407,7 @@ def _transposed(page: _Page, s: _Section) -> None:
 
     image = np.array([[1, 2], [3, 4]])
     kernel = np.array([[1, 2, 1], [2, 4, 2], [1, 2, 1]])
-    anim = conv_animation(2, 3, stride=2, transposed=True, image=image, weight=kernel)
+    anim = conv_animation(2, 3, stride=2, transposed=True, image=image, weight=kernel, lang=page.lang)
     files = page.animation(anim, "transposed")
     s.parts += [
         page.quote("lecture.transposed"),

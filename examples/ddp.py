@@ -25,9 +25,10 @@ import torch.distributed as dist
 import cnnlab
 import cnnlab.functional as F
 from cnnlab import from_torch, models, optim, to_torch
+from cnnlab.data import mnist5k
 from cnnlab.data.loader import as_arrays
+from cnnlab.data.preprocess import MNIST_PREPROCESS, normalize
 from cnnlab.io import save_safetensors
-from cnnlab.train import _normalize, load_data
 
 
 def first_steps_in_cnnlab(images: np.ndarray, labels: np.ndarray, steps: int) -> cnnlab.nn.Module:
@@ -58,9 +59,8 @@ def main() -> None:
         raise SystemExit(f"--batch-size {args.batch_size} must divide over {world} processes")
     torch.set_num_threads(1)
 
-    train, test = load_data("mnist5k")
-    images, labels = as_arrays(train)
-    images, labels = _normalize(images), labels.astype(np.int64)
+    images, labels = as_arrays(mnist5k("train"))
+    images, labels = normalize(images, MNIST_PREPROCESS), labels.astype(np.int64)
 
     model = first_steps_in_cnnlab(images, labels, args.cnnlab_steps)
     twin = to_torch(model)  # a torch.nn.Module with the same keys and weights
@@ -86,9 +86,9 @@ def main() -> None:
         cnnlab.onnx.export(back, cnnlab.Tensor(images[:1]), out / "model.onnx")
 
         import onnxruntime as ort
-        timages, tlabels = as_arrays(test)
+        timages, tlabels = as_arrays(mnist5k("test"))
         session = ort.InferenceSession(str(out / "model.onnx"), providers=["CPUExecutionProvider"])
-        pred = session.run(None, {"input": _normalize(timages)})[0].argmax(axis=1)
+        pred = session.run(None, {"input": normalize(timages, MNIST_PREPROCESS)})[0].argmax(axis=1)
         print(f"ONNX Runtime on {len(tlabels)} test digits: accuracy {(pred == tlabels).mean():.4f}", flush=True)
     if distributed:
         dist.destroy_process_group()

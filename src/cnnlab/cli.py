@@ -56,11 +56,21 @@ def _demo(args: argparse.Namespace) -> int:
     import cnnlab
     import cnnlab.functional as F
 
-    image = cnnlab.Tensor(np.array([[1, 1, 1, 0, 0], [0, 1, 1, 1, 0], [0, 0, 1, 1, 1], [0, 0, 1, 1, 0], [0, 1, 1, 0, 0]], np.float32))
-    kernel = cnnlab.Tensor(np.array([[1, 0, 1], [0, 1, 0], [1, 0, 1]], np.float32))
-    out = F.conv2d(image.reshape(1, 1, 5, 5), kernel.reshape(1, 1, 3, 3))
-    print("5x5 binary image * 3x3 filter (stride 1):")
-    print(out.numpy()[0, 0].astype(int))
+    image = np.array([[1, 1, 1, 0, 0], [0, 1, 1, 1, 0], [0, 0, 1, 1, 1], [0, 0, 1, 1, 0], [0, 1, 1, 0, 0]], np.float32)
+    kernel = np.array([[1, 0, 1], [0, 1, 0], [1, 0, 1]], np.float32)
+    out = F.conv2d(cnnlab.Tensor(image.reshape(1, 1, 5, 5)), cnnlab.Tensor(kernel.reshape(1, 1, 3, 3))).numpy()[0, 0]
+    first = int((image[:3, :3] * kernel).sum())
+    print("input (5x5 binary image), [ ] = the window of the first step:")
+    for r, row in enumerate(image.astype(int)):
+        print("  " + " ".join(f"[{v}]" if r < 3 and c < 3 else f" {v} " for c, v in enumerate(row)))
+    print("filter (3x3):")
+    for row in kernel.astype(int):
+        print("  " + " ".join(f" {v} " for v in row))
+    terms = " + ".join(f"{int(a)}*{int(b)}" for a, b in zip(image[:3, :3].ravel(), kernel.ravel()))
+    print(f"first step: {terms} = {first}")
+    print("output (3x3, stride 1), [ ] = the first step's result:")
+    for r, row in enumerate(out.astype(int)):
+        print("  " + " ".join(f"[{v}]" if (r, c) == (0, 0) else f" {v} " for c, v in enumerate(row)))
     n = args.size
     for k in (3, 5, 7):
         before, after = F.same_padding(n, k)
@@ -281,6 +291,7 @@ def _shape_configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--strict", action="store_true", help="refuse sizes the stride does not divide evenly")
     p.add_argument("--layers", help="a chain such as conv5x5x6,relu,pool2,conv5x5x16,relu,pool2")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--lang", choices=("en", "ko"), default="en", help="language of the explanation (default en)")
 
 
 def _shape(args: argparse.Namespace) -> int:
@@ -302,9 +313,40 @@ def _shape(args: argparse.Namespace) -> int:
         _print_json({"input": [W, H, D], "output": [r["width"].output, r["height"].output, D], "same_padding": r["same"],
                      "height": r["height"].to_dict(), "width": r["width"].to_dict()})
         return 0
+    if args.lang != "en":
+        return _shape_explained(r, args.lang)
     if r["same"]:
         print("'same' padding: " + (r["same"][0] if r["same"][0] == r["same"][1] else f"rows {r['same'][0]}; columns {r['same'][1]}"))
     print(shapes.render_explain(r["height"], r["width"]))
+    return 0
+
+
+def _shape_explained(r: dict, lang: str) -> int:
+    """One layer's working in ``lang``, told from the numbers of ``explain_2d`` (the formula itself is math)."""
+    from cnnlab.i18n import t
+
+    h, w = r["height"], r["width"]
+    print(t("cli.shape_intro", lang))
+    same_axes = (h.input, h.kernel_size, h.stride, h.padding, h.dilation) == (w.input, w.kernel_size, w.stride, w.padding, w.dilation)
+    print(h.formula if same_axes else f"H: {h.formula}\nW: {w.formula}")
+    if r["same"]:
+        print(t("js.same_padding", lang, same=r["same"][0] if r["same"][0] == r["same"][1] else " / ".join(r["same"])))
+    pad = h.padding[0] if h.padding[0] == h.padding[1] else f"{h.padding[0]}+{h.padding[1]}"
+    extra = dict(transposed=t("js.summary_transposed", lang) if h.transposed else "",
+                 dilation=t("js.summary_dilation", lang, d=h.dilation) if h.dilation != 1 else "",
+                 output_padding=t("js.summary_output_padding", lang, op=h.output_padding) if h.output_padding else "")
+    if w.input == h.input and w.output == h.output:
+        print(t("js.summary", lang, n=h.input, k=h.kernel_size, s=h.stride, pad=pad, o=h.output, **extra))
+    else:
+        print(t("cli.summary_rect", lang, w=w.input, h=h.input, k=h.kernel_size, s=h.stride, pad=pad, ow=w.output,
+                oh=h.output, **extra))
+    for e in (h,) if same_axes else (h, w):
+        if e.unwritten:
+            print(t("js.note_unwritten", lang, rows=", ".join(map(str, e.unwritten)), s=e.stride))
+        if e.remainder:
+            print(t("js.note_remainder", lang, r=e.remainder, s=e.stride))
+        if e.unread:
+            print(t("js.note_unread", lang, rows=", ".join(map(str, e.unread))))
     return 0
 
 
@@ -359,8 +401,9 @@ command("summary", "a model layer by layer: shapes, parameters, MACs/FLOPs, rece
 def _theory_configure(p: argparse.ArgumentParser) -> None:
     from cnnlab.analysis.theory import MAX_CONNECTIONS, MAX_DENSE_ENTRIES, TOPICS
 
-    p.add_argument("topic", choices=[*TOPICS, "sparsity", "all"], help="matrix: conv as a matrix; sparse (or sparsity): FC vs locally connected "
-                   "vs conv; edge: the lecture's 320x280 example; equivariance; pooling: local invariance on MNIST")
+    p.add_argument("topic", choices=[*TOPICS, "sparsity", "learn", "all"], help="matrix: conv as a matrix; sparse (or "
+                   "sparsity): FC vs locally connected vs conv; edge: the lecture's 320x280 example; equivariance; pooling: "
+                   "local invariance on MNIST; learn: a filter learned by gradient descent converging to each lecture mask")
     p.add_argument("--input", help="W x H x D (matrix: default 4x4x1; sparse: 32x32x3; edge: 320x280)")
     p.add_argument("--kernel", type=int, help="filter size (matrix: default 3; sparse: 5)")
     p.add_argument("--out-channels", type=int, help="filters (matrix: default 1; sparse: 6)")
@@ -373,7 +416,33 @@ def _theory_configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", help="equivariance: a trained LeNet-5 checkpoint (default runs/lenet5 if present)")
     p.add_argument("--images", type=int, default=500, help="pooling: MNIST test digits to use (default 500)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--steps", type=int, default=1000, help="learn: gradient steps (default 1000)")
+    p.add_argument("--noise", type=float, default=0.0, help="learn: std of noise added to the targets (default 0)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--lang", choices=("en", "ko"), default="en", help="language of the explanation (default en)")
+
+
+# the lecture's sentence each theory topic measures (quoted with --lang ko)
+THEORY_QUOTES = {"matrix": "lecture.sharing", "sparse": "lecture.sparse", "edge": "lecture.edge",
+                 "equivariance": "lecture.equivariance", "pooling": "lecture.invariance"}
+
+
+def _theory_learn(args: argparse.Namespace) -> int:
+    from cnnlab.analysis.learn import learn_filters
+    from cnnlab.filters import LECTURE
+    from cnnlab.i18n import t
+
+    results = dict(zip(LECTURE, learn_filters(LECTURE, steps=args.steps, noise=args.noise, seed=args.seed)))
+    if args.json:
+        _print_json({k: {"mask": r.mask.tolist(), "weight": r.weight.tolist(), "distance": r.distance[-1],
+                         "loss": r.loss[-1]} for k, r in results.items()})
+        return 0
+    print(t("cli.learn_intro", args.lang, steps=args.steps, noise=args.noise))
+    for k, r in results.items():
+        d = r.distance
+        print(f"{t(f'mask.{k}', args.lang):>16} {r.mask.shape[0]}x{r.mask.shape[1]}: " +
+              "  ".join(f"{s}: {d[s]:.2e}" for s in (0, 10, 100, 1000) if s < len(d)) + f"  ({t('cli.last', args.lang)}: {d[-1]:.2e})")
+    return 0
 
 
 def _theory(args: argparse.Namespace) -> int:
@@ -381,6 +450,8 @@ def _theory(args: argparse.Namespace) -> int:
     from cnnlab.analysis.shapes import parse_size
     from cnnlab.analysis.theory import TOPICS, run
 
+    if args.topic == "learn":
+        return _theory_learn(args)
     _check(args, "positive", "--kernel", "--out-channels", "--stride", "--dilation", "--groups", "--images")
     _check(args, "non-negative", "--padding", "--seed")
     size = parse_size(args.input, "theory") if args.input else None
@@ -392,6 +463,10 @@ def _theory(args: argparse.Namespace) -> int:
         default = TrainConfig().out  # `cnnlab train`'s folder, used when it holds a run
         path = args.checkpoint or (default if os.path.isfile(os.path.join(default, INFO_FILE)) else None)
         model = load_model(path)[0] if path is not None else None
+    from cnnlab.i18n import t
+
+    if args.lang != "en" and not args.json:
+        print(t("cli.theory_intro", args.lang))
     results = {}
     args.topic = "sparse" if args.topic == "sparsity" else args.topic
     for topic in TOPICS if args.topic == "all" else [args.topic]:
@@ -399,6 +474,8 @@ def _theory(args: argparse.Namespace) -> int:
                                    stride=args.stride, padding=args.padding, dilation=args.dilation, groups=args.groups,
                                    seed=args.seed, show=args.show, model=model, images=args.images)
         if not args.json:
+            if args.lang != "en":
+                text = f"> {t(THEORY_QUOTES[topic], 'ko')}\n{text}"
             print(("" if len(results) == 1 else "\n") + f"== {topic} ==\n{text}" if args.topic == "all" else text)
     if args.json:
         _print_json(results if args.topic == "all" else results[args.topic])
@@ -514,6 +591,7 @@ def _serve_configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", "--model", help="the digit lab's model: a checkpoint folder or an .onnx classifier "
                    "taking 1x28x28 or 3xHxW images (default: the pretrained LeNet-5 in the package)")
     p.add_argument("--verbose", action="store_true", help="log every request")
+    p.add_argument("--lang", choices=("en", "ko"), default="en", help="the pages' language until switched (default en)")
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -524,7 +602,7 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"cnnlab serve: warning: listening on {args.host}, not loopback: anyone who can reach this machine "
               f"can use the explorer (upload images, run computations)", file=sys.stderr)
     server = make_server(args.host, args.port, checkpoint=args.checkpoint,
-                         log=(lambda line: print(line, file=sys.stderr)) if args.verbose else None)
+                         log=(lambda line: print(line, file=sys.stderr)) if args.verbose else None, lang=args.lang)
     print(f"cnnlab explorer: {server.url} (Ctrl-C to stop)", flush=True)
     try:
         server.serve_forever()
@@ -678,6 +756,9 @@ def _tour_configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", help="use this trained LeNet-5 checkpoint instead of training one")
     p.add_argument("--models", default=",".join(ZOO), help=f"models of the ImageNet table (default {','.join(ZOO)})")
     p.add_argument("--seed", type=int, default=0, help="of the training run and the random filters (default 0)")
+    p.add_argument("--lang", choices=("en", "ko"), default="en", help="the page's language (default en)")
+    p.add_argument("--format", choices=("html", "ipynb"), default="html",
+                   help="html: a computed page; ipynb: a Jupyter notebook to run (--out is then the .ipynb file)")
 
 
 def _tour(args: argparse.Namespace) -> int:
@@ -687,10 +768,16 @@ def _tour(args: argparse.Namespace) -> int:
     from cnnlab.viz.tour import tour
 
     _check(args, "non-negative", "--seed")  # tour() itself refuses --epochs 0, before writing anything
+    if args.format == "ipynb":
+        from cnnlab.viz.notebook import notebook
+
+        out = notebook(args.out if args.out.endswith(".ipynb") else f"{args.out}.ipynb", lang=args.lang)
+        print(f"wrote {out}: open it in Jupyter (jupyter lab {out})")
+        return 0
     began = time.perf_counter()
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     index = tour(args.out, epochs=args.epochs, checkpoint=args.checkpoint, zoo=models, seed=args.seed,
-                 progress=lambda line: print(line, flush=True))
+                 progress=lambda line: print(line, flush=True), lang=args.lang)
     print(f"done in {time.perf_counter() - began:.0f}s: open {index} in a browser (file://{index.resolve()})")
     return 0
 
@@ -718,7 +805,10 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from cnnlab import __version__
+
     parser = _Parser(prog="cnnlab", description="Convolutional neural networks from first principles.")
+    parser.add_argument("--version", action="version", version=f"cnnlab {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (configure, run, help) in COMMANDS.items():
         p = sub.add_parser(name, help=help, description=help)
@@ -759,6 +849,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with _ctrl_c_held():
             parser = build_parser()
+        if not (sys.argv[1:] if argv is None else argv):  # a bare `cnnlab` shows what it can do
+            parser.print_help()
+            return 0
         args = parser.parse_args(argv)
         name = f"cnnlab {args.command}"
         code = int(args.run(args) or 0)

@@ -1,6 +1,6 @@
 """PyTorch modules both ways: ``to_torch`` and ``from_torch``, the same structure, weights and buffers.
 
-torch is optional (``pip install 'cnnlab[interop]'``): it is imported only when these are called.
+torch is optional (``pip install 'cnnlab[torch]'``): it is imported only when these are called.
 
 Standard layers map to their namesakes (``nn.Conv2d`` <-> ``torch.nn.Conv2d``, containers
 included), with the same constructor arguments and a copy of every parameter and buffer.
@@ -62,7 +62,7 @@ def _torch() -> Any:
     try:
         import torch
     except ImportError:
-        raise ImportError("cnnlab.to_torch/from_torch need PyTorch: pip install 'cnnlab[interop]' (or pip install torch)") from None
+        raise ImportError("cnnlab.to_torch/from_torch need PyTorch: pip install 'cnnlab[torch]' (or pip install torch)") from None
     return torch
 
 

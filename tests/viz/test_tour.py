@@ -16,7 +16,7 @@ from cnnlab.viz.tour import tour
 
 from tests.viz.conftest import HISTORY, not_blank
 
-SECTIONS = ["filtering", "operation", "padding", "channels", "pooling", "transposed", "zoo", "priors", "lenet"]
+SECTIONS = ["filtering", "operation", "padding", "channels", "pooling", "transposed", "zoo", "priors", "learn", "lenet"]
 
 
 class _Refs(HTMLParser):
@@ -72,10 +72,10 @@ def test_numbers_come_from_this_run(tour_dir, checkpoint):
     assert "computed here as 15 and 17" in text
     assert "O = (N - F + 2P)/S + 1 = (7 - 3 + 2)/1 + 1 = 7" in text
     assert "P = ((O - 1)S - (N - F))/2 = ((7 - 1)*1 - (7 - 7))/2 = (6 - 0)/2 = 3" in text
-    assert "The forward pass produced 32x32x6 -> 32x32x6 -> 16x16x6 -> 16x16x16 -> 16x16x16 -> 8x8x16: " \
+    assert "The forward pass produced 32x32x6 → 32x32x6 → 16x16x6 → 16x16x16 → 16x16x16 → 8x8x16: " \
            "the same sizes" in text
     assert "61,706" in text  # LeNet-5's parameters, from the zoo table's traced summary
-    assert f"loaded from the checkpoint {checkpoint}" in text
+    assert f"loaded from the checkpoint <code>{checkpoint}</code>" in text
     for s in SECTIONS:
         assert f'<section id="{s}">' in text
     assert text.count("<p class=\"time\">computed in ") == len(SECTIONS)
@@ -143,11 +143,11 @@ def test_renders_in_headless_chromium(tour_dir, tmp_path):
     shot = tmp_path / "shot.png"
     cmd = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
            "--disable-component-update", "--no-first-run", "--hide-scrollbars", f"--user-data-dir={tmp_path / 'profile'}",
-           f"--screenshot={shot}", "--window-size=1100,2400", (tour_dir / "index.html").as_uri()]
+           f"--screenshot={shot}", "--window-size=1100,4000", (tour_dir / "index.html").as_uri()]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=180, stdin=subprocess.DEVNULL)
     assert shot.is_file(), f"chromium wrote no screenshot (exit {result.returncode}): {result.stderr[-2000:]}"
     pixels = np.asarray(Image.open(shot).convert("RGB"), np.int16)
-    assert pixels.shape == (2400, 1100, 3)
+    assert pixels.shape == (4000, 1100, 3)
     assert not_blank(pixels, 10)
     # the pictures loaded from disk: the first animation's input cells (light blue) fill a good area
     blue = (np.abs(pixels - np.array([137, 196, 244])).max(axis=-1) <= 6).sum()

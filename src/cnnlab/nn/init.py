@@ -12,8 +12,10 @@ so that this factor, after the nonlinearity's ``gain``, is 1; Xavier (Glorot) av
 
 from __future__ import annotations
 
+import contextlib
 import math
-from typing import Any
+import threading
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -22,6 +24,7 @@ from cnnlab.tensor import Tensor
 
 Rng = np.random.Generator | int | None
 
+_state = threading.local()  # per thread, as torch keeps its modes
 _LINEAR_FNS = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d")
 
 
@@ -29,9 +32,33 @@ def _rng(generator: Rng) -> np.random.Generator:
     return _random.rng(generator, "init")
 
 
+@contextlib.contextmanager
+def no_init() -> Iterator[None]:
+    """Build modules without filling their parameters, in this thread.
+
+    For counting parameters, MACs and sizes of large models (as torch's ``meta`` device):
+    no random numbers are drawn, parameters of 8 MB or more become a read-only broadcast view
+    of one zero, smaller ones keep their unfilled memory.
+    """
+    before = getattr(_state, "skip", False)
+    _state.skip = True
+    try:
+        yield
+    finally:
+        _state.skip = before
+
+
+def _skipped() -> bool:
+    return getattr(_state, "skip", False)
+
+
 def _fill(tensor: Tensor, values: Any) -> Tensor:
     if not isinstance(tensor, Tensor):
         raise TypeError(f"init: expected a Tensor (got {type(tensor).__name__})")
+    if _skipped():
+        if tensor.data.nbytes >= 8 << 20:  # one shared zero seen through every index: no memory, whatever reads it
+            tensor.data = np.broadcast_to(np.zeros((), tensor.data.dtype), tensor.shape)
+        return tensor  # small ones stay as allocated (and writable: some models clip their weights in place)
     tensor.data[...] = values  # in place, cast to the tensor's dtype
     return tensor
 
@@ -86,11 +113,15 @@ def _calculate_correct_fan(tensor: Tensor, mode: str) -> int:
 
 def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator: Rng = None) -> Tensor:
     """Fill with values drawn from ``U(a, b)``."""
+    if _skipped():
+        return _fill(tensor, 0)
     return _fill(tensor, _rng(generator).uniform(a, b, tensor.shape))
 
 
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator: Rng = None) -> Tensor:
     """Fill with values drawn from ``N(mean, std^2)``."""
+    if _skipped():
+        return _fill(tensor, 0)
     return _fill(tensor, _rng(generator).normal(mean, std, tensor.shape))
 
 
@@ -160,5 +191,5 @@ def default_(weight: Tensor, bias: Tensor | None, generator: np.random.Generator
         uniform_(bias, -bound, bound, generator=rng)
 
 
-__all__ = ["calculate_gain", "constant_", "default_", "kaiming_normal_", "kaiming_uniform_", "normal_", "ones_",
+__all__ = ["calculate_gain", "constant_", "default_", "kaiming_normal_", "kaiming_uniform_", "no_init", "normal_", "ones_",
            "uniform_", "xavier_normal_", "xavier_uniform_", "zeros_"]

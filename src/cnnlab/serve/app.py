@@ -470,7 +470,7 @@ class ExplorerServer(HTTPServer):
 
 
 def make_server(host: str = "127.0.0.1", port: int = 8000, checkpoint: str | None = None,
-                log: Callable[[str], None] | None = None, preload: bool = True) -> ExplorerServer:
+                log: Callable[[str], None] | None = None, preload: bool = True, lang: str = "en") -> ExplorerServer:
     """Create (not start) the explorer's server; ``port=0`` picks a free port.
 
     Args:
@@ -480,6 +480,7 @@ def make_server(host: str = "127.0.0.1", port: int = 8000, checkpoint: str | Non
         log: called with one line per request, and per client lost mid-request (default:
             requests unlogged, lost clients on stderr).
         preload: load the digit model now, so that a bad checkpoint fails before serving.
+        lang: the pages' language until a visitor switches ("en" or "ko").
 
     Raises:
         ValueError: a port out of range or a checkpoint the digit lab cannot use.
@@ -490,8 +491,12 @@ def make_server(host: str = "127.0.0.1", port: int = 8000, checkpoint: str | Non
     explorer = Explorer(checkpoint)
     if preload:
         explorer.model()
+    from cnnlab.i18n import script
+
     try:
-        return ExplorerServer((host, port), explorer, log)
+        server = ExplorerServer((host, port), explorer, log)
+        server.static["i18n.js"] = (script(lang).encode("utf-8"), "text/javascript; charset=utf-8")
+        return server
     except socket.gaierror as e:
         raise OSError(f"cannot listen on {host!r}: {e.strerror}") from None
     except OSError as e:

@@ -17,13 +17,13 @@ Every input pixel thus spreads one copy of the kernel over the output: upsamplin
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Callable
 
 import numpy as np
 
 from cnnlab.functional.sizes import _pair, output_size, same_padding
-from cnnlab.viz.canvas import INK, MUTED, Picture, font, grid, line_height, text_width
+from cnnlab.viz.canvas import INK, MUTED, Picture, draw_text, font, grid, line_height, pretty, text_width
 
 __all__ = ["MAX_ANIMATION_PIXELS", "MAX_FRAMES", "MAX_GRID_SIDE", "Animation", "conv_animation"]
 
@@ -78,29 +78,52 @@ class Animation:
     title: str
     output_shape: tuple[int, int]
     drawn_error: float | None = None  # max |sum of the drawn window x kernel - the engine's output|
+    captions: list[list[str]] = field(default_factory=list)  # each frame's caption lines, as drawn
+    lang: str = "en"  # of the words drawn
 
     def save_gif(self, path: str | os.PathLike, ms: int = 600) -> None:
         """Write the animated GIF (looping; the last frame held longer), atomically."""
-        from PIL import Image
-
         from cnnlab.io import write_atomic
 
         _check_ext(path, ".gif")
+        write_atomic(path, lambda f: self._write_gif(f, ms))
+
+    def gif(self, ms: int = 600) -> bytes:
+        """The animated GIF as bytes."""
+        import io
+
+        buffer = io.BytesIO()
+        self._write_gif(buffer, ms)
+        return buffer.getvalue()
+
+    def _repr_html_(self) -> str:  # Jupyter plays the animation inline
+        import base64
+        import html
+
+        return f'<img src="data:image/gif;base64,{base64.b64encode(self.gif()).decode()}" alt="{html.escape(self.title)}">'
+
+    def _repr_png_(self) -> bytes:
+        return self.strip().png()
+
+    def _write_gif(self, out, ms: int) -> None:
+        from PIL import Image
+
         # one palette for all frames, from the first and the last (which between them hold every colour
         # drawn): quantizing each frame on its own is ten times slower and flickers
         palette = Image.fromarray(np.concatenate([self.frames[0], self.frames[-1]])).quantize(
             colors=96, method=Image.Quantize.FASTOCTREE)
         images = [Image.fromarray(f).quantize(palette=palette, dither=Image.Dither.NONE) for f in self.frames]
         durations = [ms] * (len(images) - 1) + [max(4 * ms, 2000)]
-        write_atomic(path, lambda f: images[0].save(f, format="GIF", save_all=True, append_images=images[1:],
-                                                    duration=durations, loop=0))
+        images[0].save(out, format="GIF", save_all=True, append_images=images[1:], duration=durations, loop=0)
 
     def strip(self, max_width: int = 2400) -> Picture:
         """All frames in a grid, one row per output row, shrunk as a whole to at most ``max_width``."""
         from PIL import Image
 
         columns = min(self.output_shape[1], len(self.frames))
-        full = grid(self.frames, columns, 1, labels=[f"step {i + 1}" for i in range(len(self.frames))], label_size=14)
+        say = _words(self.lang)
+        full = grid(self.frames, columns, 1, labels=[say("anim.strip_step", i=i + 1) for i in range(len(self.frames))],
+                    label_size=14)
         W, H = full.size
         if W <= max_width:
             return full
@@ -160,6 +183,7 @@ def conv_animation(
     weight: Any = None,
     max_frames: int = MAX_FRAMES,
     cell: int | None = None,
+    lang: str = "en",
 ) -> Animation:
     """Draw a convolution (or transposed convolution) one output position per frame.
 
@@ -172,6 +196,7 @@ def conv_animation(
         weight: optional ``(KH, KW)`` kernel (needs ``image``).
         max_frames: refuse to draw more frames than this (the error suggests a size).
         cell: side of a grid cell in pixels (default: fits the input in about 320 pixels).
+        lang: the language of the words drawn ("en" or "ko"; English where no font here has the glyphs).
 
     Returns:
         An ``Animation``: ``save_gif``, ``strip`` / ``save_strip``.
@@ -222,16 +247,32 @@ def conv_animation(
     cols = _axis(n[1], k[1], s[1], pads[1], d[1], transposed, opad[1])
     x, w, out = _values(image, weight, n, k, s, pads, d, transposed, opad)
     pad_text = "same" if padding == "same" else f"{pads[0][0]}" if pads[0][0] == pads[1][0] else f"{(pads[0][0], pads[1][0])}"
-    title = (f"{'conv_transpose2d' if transposed else 'conv2d'}: {n[0]}x{n[1]} input, {k[0]}x{k[1]} kernel, "
-             f"stride {_show(s)}, padding {pad_text}" + (f", dilation {_show(d)}" if d != (1, 1) else "")
-             + (f", output_padding {_show(opad)}" if any(opad) else "") + f" -> {OH}x{OW} output")
-    drawer = _Drawer(rows, cols, x, w, out, title, formula, transposed, cell)
+    say = _words(lang)
+    title = say("anim.title", op="conv_transpose2d" if transposed else "conv2d", n=f"{n[0]}x{n[1]}", k=f"{k[0]}x{k[1]}",
+                s=_show(s), pad=pad_text, o=f"{OH}x{OW}",
+                dilation=say("js.summary_dilation", d=_show(d)) if d != (1, 1) else "",
+                output_padding=say("anim.output_padding", op=_show(opad)) if any(opad) else "")
+    drawer = _Drawer(rows, cols, x, w, out, title, formula, transposed, cell, say)
     pixels = OH * OW * drawer.size[0] * drawer.size[1]
     if pixels > MAX_ANIMATION_PIXELS:
         raise ValueError(f"{op}: {OH * OW:,} frames of {drawer.size[0]}x{drawer.size[1]} pixels make {pixels:,} pixels, "
                          f"more than the limit of {MAX_ANIMATION_PIXELS:,}; use a smaller input or cell")
     frames = drawer.frames()
-    return Animation(frames, out, formula, title, (OH, OW), drawer.error if out is not None else None)
+    return Animation(frames, out, formula, title, (OH, OW), drawer.error if out is not None else None,
+                     list(drawer.captions.values()), lang)
+
+
+def _words(lang: str) -> Callable[..., str]:
+    """``say(key, **values)``: the table's text in ``lang`` where a font here draws it, else in English."""
+    from cnnlab.i18n import check_lang, t
+    from cnnlab.viz.canvas import can_draw
+
+    check_lang(lang, "viz conv")
+
+    def say(key: str, **values: Any) -> str:
+        text = t(key, lang, **values)
+        return text if lang == "en" or can_draw(text) else t(key, "en", **values)
+    return say
 
 
 def _show(pair: tuple[int, int]) -> str:
@@ -270,8 +311,8 @@ class _Drawer:
     """Lays out and draws the frames (Pillow)."""
 
     def __init__(self, rows: _Axis, cols: _Axis, x, w, out, title: str, formula: list[str], transposed: bool,
-                 cell: int | None) -> None:
-        self.rows, self.cols, self.x, self.w, self.out = rows, cols, x, w, out
+                 cell: int | None, say: Callable[..., str]) -> None:
+        self.rows, self.cols, self.x, self.w, self.out, self.say = rows, cols, x, w, out, say
         self.title, self.formula, self.transposed = title, formula, transposed
         side = max(len(rows.kind), len(cols.kind))
         self.cs = cell or int(np.clip(320 // side, 14, 44))
@@ -289,10 +330,35 @@ class _Drawer:
                     max(text_width(f, 13) for f in formula) + 24)
         height = self.head + self.label + max(gh, oh, self.cs * rows.kernel) + 12 + 2 * line_height(13)
         self.size = (width, height)
+        self.times = pretty("1x1", 8)[1]  # "×" where a font here has it
         self.error = 0.0
 
     def frames(self) -> list[np.ndarray]:
-        return [self._frame(i, j) for i in range(self.rows.output) for j in range(self.cols.output)]
+        steps = [(i, j) for i in range(self.rows.output) for j in range(self.cols.output)]
+        self.captions = {ij: self._caption(*ij) for ij in steps}
+        widest = max(text_width(line, 13) for lines in self.captions.values() for line in lines)
+        self.size = (max(self.size[0], widest + 24), self.size[1])  # no caption is ever cut off
+        return [self._frame(i, j) for i, j in steps]
+
+    def _caption(self, i: int, j: int) -> list[str]:
+        """The step's caption in at most two lines, each as wide as the frame when it can be."""
+        r, c = self.rows, self.cols
+        step = self.say("anim.step", i=i * c.output + j + 1, n=r.output * c.output)
+        rows_read = [i * r.step + a * r.dilation for a in range(r.kernel)]
+        cols_read = [j * c.step + b * c.dilation for b in range(c.kernel)]
+        detail = [self.say("anim.window_rows", i=i, j=j, r0=rows_read[0], r1=rows_read[-1]),
+                  self.say("anim.window_cols", c0=cols_read[0], c1=cols_read[-1])]
+        if self.out is not None:
+            kernel = self.w[::-1, ::-1] if self.transposed else self.w
+            terms = " + ".join(f"{_number(self.x[r.source[p], c.source[q]])}·{_number(kernel[a, b])}"
+                               for a, p in enumerate(rows_read) for b, q in enumerate(cols_read)
+                               if r.kind[p] == INPUT and c.kind[q] == INPUT
+                               and self.x[r.source[p], c.source[q]] != 0 and kernel[a, b] != 0) or "0"
+            detail = [self.say("anim.terms", i=i, j=j, terms=terms, v=_number(self.out[i, j]))]
+            if text_width(f"{step} {detail[0]}", 13) > self.size[0] - 24:
+                detail = [self.say("anim.sum", i=i, j=j, v=_number(self.out[i, j]))]
+        one = f"{step} {' '.join(detail)}"
+        return [one] if text_width(one, 13) <= self.size[0] - 24 else [f"{step} {detail[0]}", *detail[1:]]
 
     def _cell(self, draw, x: int, y: int, fill, outline, text: str = "", small: str = "", light: bool = False) -> None:
         cs = self.cs
@@ -310,17 +376,17 @@ class _Drawer:
         r, c = self.rows, self.cols
         img = Image.new("RGB", self.size, "white")
         draw = ImageDraw.Draw(img)
-        draw.text((12, 6), self.title, fill=INK, font=font(15))
+        draw_text(draw, (12, 6), self.title, 15, fill=INK)
         for t, line in enumerate(self.formula):
-            draw.text((12, 6 + line_height(15) + t * line_height(13)), line, fill=MUTED, font=font(13))
+            draw_text(draw, (12, 6 + line_height(15) + t * line_height(13)), line, 13, fill=MUTED)
         kernel = self.w[::-1, ::-1] if self.w is not None and self.transposed else self.w
         # taps of output (i, j): drawn-grid rows i*step + a*D, columns j*step + b*D
         taps = {(i * r.step + a * r.dilation, j * c.step + b * c.dilation): (a, b)
                 for a in range(r.kernel) for b in range(c.kernel)}
         x0, y0 = self.in_xy
-        draw.text((x0, y0 - self.label), "input" + (" (zeros inserted and padded)" if self.transposed else
-                                                     " (padded)" if (r.kind == PADDING).any() or (c.kind == PADDING).any()
-                                                     else ""), fill=MUTED, font=font(12))
+        padded = (r.kind == PADDING).any() or (c.kind == PADDING).any()
+        what = "anim.input_zeros" if self.transposed else "anim.input_padded" if padded else "anim.input"
+        draw_text(draw, (x0, y0 - self.label), self.say(what), 12, fill=MUTED)
         total = []
         for p in range(len(r.kind)):
             for q in range(len(c.kind)):
@@ -332,20 +398,20 @@ class _Drawer:
                 text = _number(value) if self.numbers and (kind == INPUT or tap is not None) else ""
                 small = ""
                 if tap is not None and kernel is not None:
-                    small = "x" + _number(kernel[tap])
+                    small = self.times + _number(kernel[tap])
                     total.append((value, kernel[tap]))
                 self._cell(draw, x0 + q * self.cs, y0 + p * self.cs, shaded if tap else fill, outline,
                            text, small if self.numbers else "", light=tap is not None)
         if self.numbers:
             kx, ky = self.k_xy
-            draw.text((kx, ky - self.label), "kernel" + (", turned 180°" if self.transposed else ""),
-                      fill=MUTED, font=font(12))
+            draw_text(draw, (kx, ky - self.label), self.say("anim.kernel_turned" if self.transposed else "anim.kernel"), 12,
+                      fill=MUTED)
             for a in range(r.kernel):
                 for b in range(c.kernel):
                     self._cell(draw, kx + b * self.cs, ky + a * self.cs, (255, 236, 179), (191, 144, 0),
                                _number(kernel[a, b]))
         ox, oy = self.out_xy
-        draw.text((ox, oy - self.label), "output", fill=MUTED, font=font(12))
+        draw_text(draw, (ox, oy - self.label), self.say("anim.output"), 12, fill=MUTED)
         for a in range(r.output):
             for b in range(c.output):
                 done = (a, b) < (i, j)
@@ -353,16 +419,8 @@ class _Drawer:
                 text = _number(self.out[a, b]) if self.numbers and (done or now) else ""
                 self._cell(draw, ox + b * self.cs, oy + a * self.cs, OUT_NOW if now else OUT_DONE if done else OUT_EMPTY,
                            OUT_LINE, text, light=now)
-        rows_read = sorted({p for p, _ in taps})
-        cols_read = sorted({q for _, q in taps})
-        caption = f"step {i * c.output + j + 1} of {r.output * c.output}: output ({i}, {j}) is the window over " \
-                  f"rows {rows_read[0]}-{rows_read[-1]}, columns {cols_read[0]}-{cols_read[-1]} of the grid on the left"
         if self.out is not None:
             self.error = max(self.error, abs(sum(v * k for v, k in total) - float(self.out[i, j])))
-            terms = " + ".join(f"{_number(v)}·{_number(k)}" for v, k in total if v != 0 and k != 0) or "0"
-            detail = f"output ({i}, {j}) = {terms} = {_number(self.out[i, j])}"
-            if text_width(detail, 13) > self.size[0] - 24:
-                detail = f"output ({i}, {j}) = sum of window · kernel = {_number(self.out[i, j])}"
-            caption = f"step {i * c.output + j + 1} of {r.output * c.output}: {detail}"
-        draw.text((12, self.size[1] - 2 * line_height(13) - 4), caption, fill=INK, font=font(13))
+        for n, line in enumerate(self.captions[(i, j)]):
+            draw_text(draw, (12, self.size[1] - (2 - n) * line_height(13) - 4), line, 13, fill=INK)
         return np.asarray(img)

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
 
-__all__ = ["CMAPS", "Picture", "colorize", "font", "grid", "stack", "text_width", "titled"]
+__all__ = ["CMAPS", "Picture", "can_draw", "colorize", "draw_text", "font", "grid", "pretty", "stack", "text_width", "titled"]
 
 WHITE = (255, 255, 255)
 INK = (20, 20, 20)
@@ -49,27 +50,105 @@ class Picture:
 
         write_image(path, self.pixels)
 
+    def png(self) -> bytes:
+        """The picture as PNG bytes."""
+        import io
+
+        from PIL import Image
+
+        buffer = io.BytesIO()
+        Image.fromarray(self.pixels).save(buffer, format="PNG")
+        return buffer.getvalue()
+
+    def _repr_png_(self) -> bytes:  # Jupyter shows a Picture as itself
+        return self.png()
+
+
+# Scalable system fonts tried, in order, for text Pillow's bundled font has no glyphs for
+# (Hangul, "×", "→"): Debian's fonts-noto-cjk, macOS, Windows, then DejaVu for the symbols.
+SYSTEM_FONTS = (
+    ("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc", 1),  # face 1: Noto Sans CJK KR
+    ("/usr/share/fonts/noto-cjk/NotoSansCJK-Regular.ttc", 1),
+    ("/System/Library/Fonts/AppleSDGothicNeo.ttc", 0),
+    ("C:/Windows/Fonts/malgun.ttf", 0),
+    ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", 0),
+)
+SYMBOLS = (("->", "\u2192"), (re.compile(r"(?<=\d)x(?=\d)"), "\u00d7"))  # 5x5 -> 5×5, -> -> →
+
 
 @functools.lru_cache(maxsize=None)
-def font(size: int = 13):
-    """Pillow's bundled scalable font at ``size`` pixels (a bitmap font on old Pillow)."""
+def _fonts(size: int) -> tuple:
+    """Pillow's bundled font, then every system font of ``SYSTEM_FONTS`` found here, at ``size``."""
     from PIL import ImageFont
 
     try:
-        return ImageFont.load_default(size)
+        found = [ImageFont.load_default(size)]
     except TypeError:  # Pillow < 10.1: one bitmap size only
-        return ImageFont.load_default()
+        found = [ImageFont.load_default()]
+    for path, index in SYSTEM_FONTS:
+        if os.path.exists(path):
+            try:
+                found.append(ImageFont.truetype(path, size, index=index))
+            except OSError:
+                continue
+    return tuple(found)
+
+
+@functools.lru_cache(maxsize=4096)
+def _has(f, char: str) -> bool:
+    """Whether font ``f`` has a glyph for ``char`` (a missing one draws as the font's .notdef box)."""
+    if char.isspace() or not hasattr(f, "getmask"):
+        return char.isspace() or ord(char) < 128
+    def shape(c: str) -> tuple:
+        m = f.getmask(c)
+        return m.size, bytes(m)
+    return shape(char) != shape("\uffff")
+
+
+def covers(f, text: str) -> bool:
+    """Whether font ``f`` draws every character of ``text`` (no boxes)."""
+    return all(_has(f, c) for c in set(text))
+
+
+def font(size: int = 13, text: str = ""):
+    """The first font with glyphs for all of ``text`` at ``size`` pixels: Pillow's bundled one,
+    else a system font (``SYSTEM_FONTS``); the bundled one when none has them all."""
+    fonts = _fonts(size)
+    return next((f for f in fonts if covers(f, text)), fonts[0]) if text else fonts[0]
+
+
+def can_draw(text: str, size: int = 13) -> bool:
+    """Whether some font found on this system draws ``text`` without boxes."""
+    return any(covers(f, text) for f in _fonts(size))
+
+
+def pretty(text: str, size: int = 13) -> str:
+    """``text`` with "->" as "→" and "5x5" as "5×5" where a font here has those glyphs."""
+    nicer = text
+    for old, new in SYMBOLS:
+        nicer = old.sub(new, nicer) if hasattr(old, "sub") else nicer.replace(old, new)
+    return nicer if nicer != text and can_draw(nicer, size) else text
+
+
+def draw_text(draw, xy: tuple[float, float], text: str, size: int = 13, **kwargs) -> None:
+    """Draw ``text`` (made ``pretty``) in the first font that has all its glyphs."""
+    text = pretty(text, size)
+    draw.text(xy, text, font=font(size, text), **kwargs)
 
 
 def text_width(text: str, size: int = 13) -> int:
-    """Width in pixels of ``text`` drawn at ``size``."""
+    """Width in pixels of ``text`` as ``draw_text`` draws it at ``size``."""
     from PIL import Image, ImageDraw
 
-    return int(np.ceil(ImageDraw.Draw(Image.new("RGB", (1, 1))).textlength(text, font=font(size))))
+    text = pretty(text, size)
+    return int(np.ceil(ImageDraw.Draw(Image.new("RGB", (1, 1))).textlength(text, font=font(size, text))))
 
 
+@functools.lru_cache(maxsize=None)
 def line_height(size: int = 13) -> int:
-    return int(size * 1.35) + 2
+    """Pixels per line of text at ``size``: room for the deepest descender of any font ``draw_text`` may pick."""
+    deepest = max((f.getbbox("Agjy|\u00d7\ud569")[3] for f in _fonts(size) if hasattr(f, "getbbox")), default=0)
+    return max(int(size * 1.35), deepest) + 2
 
 
 def colorize(values: np.ndarray, cmap: str = "gray", vmin: float | None = None, vmax: float | None = None) -> np.ndarray:
@@ -156,12 +235,12 @@ def grid(
         canvas.paste(_image(big), (x, y))
         boxes.append((x, y, x + big.shape[1], y + big.shape[0]))
         if labels:
-            draw.text((x, y - lh + 1), labels[i], fill=INK, font=font(label_size))
+            draw_text(draw, (x, y - lh + 1), labels[i], label_size, fill=INK)
     for c, text in enumerate(col_labels or []):
-        draw.text((left + c * (cw + GAP), 1), text, fill=MUTED, font=font(label_size))
+        draw_text(draw, (left + c * (cw + GAP), 1), text, label_size, fill=MUTED)
     for r, text in enumerate(row_labels or []):
         y = head + r * (top + ch + GAP) + top + (ch - lh) // 2
-        draw.text((0, y), text, fill=MUTED, font=font(label_size))
+        draw_text(draw, (0, y), text, label_size, fill=MUTED)
     return Picture(np.asarray(canvas), boxes)
 
 
@@ -182,11 +261,11 @@ def titled(picture: Picture, lines: Sequence[str], size: int = 14, below: Sequen
     draw = ImageDraw.Draw(img)
     y = margin
     for i, (t, s, lh) in enumerate(zip(lines, sizes, heads)):
-        draw.text((margin, y), t, fill=INK if i == 0 else MUTED, font=font(s))
+        draw_text(draw, (margin, y), t, s, fill=INK if i == 0 else MUTED)
         y += lh
     y = top + h + 4
     for t in below:
-        draw.text((margin, y), t, fill=MUTED, font=font(size))
+        draw_text(draw, (margin, y), t, size, fill=MUTED)
         y += line_height(size)
     boxes = [(x0 + margin, y0 + top, x1 + margin, y1 + top) for x0, y0, x1, y1 in picture.boxes]
     return Picture(np.asarray(img), boxes)

@@ -246,3 +246,57 @@ def activations(model: Any, image: Any, layers: Sequence[str] | None = None, max
         sections.append(_section(f"{name}  {kind}", a[0], zoom, max_channels, columns, note))
     body = stack(sections, axis=0, gap=14)
     return titled(body, [title or f"activation maps of {type(model).__name__}"], size=13, margin=8)
+
+
+def _curve(values: Sequence[float], width: int = 180, height: int = 72) -> np.ndarray:
+    """``values`` per step as a line on a log scale, white background: ``(height, width, 3)`` uint8."""
+    from PIL import Image, ImageDraw
+
+    v = np.log10(np.maximum(np.asarray(values, np.float64), 1e-12))
+    lo, hi = float(v.min()), float(v.max())
+    xs = np.linspace(2, width - 3, len(v))
+    ys = 2 + (height - 5) * (hi - v) / (hi - lo if hi > lo else 1.0)
+    img = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(img)
+    draw.rectangle((0, 0, width - 1, height - 1), outline=(200, 200, 200))
+    draw.line(list(zip(xs.tolist(), ys.tolist())), fill=(52, 101, 164), width=2)
+    return np.asarray(img)
+
+
+def learned_picture(results: Sequence[Any], labels: Sequence[str] | None = None,
+                    row_labels: Sequence[str] | None = None) -> Picture:
+    """Learned filters beside their masks: one row per ``Learned`` (``cnnlab.analysis.learn``).
+
+    Each row: the mask, the weights at each recorded step (on the mask's colour scale,
+    blue negative, red positive) and the largest distance to the mask per step (log scale).
+
+    Args:
+        results: ``Learned`` objects.
+        labels: column captions: "mask", one per recorded step, and the error curve's.
+        row_labels: one caption per row (default: the masks' names).
+    """
+    if not results:
+        raise ValueError("learned_picture: no results to draw")
+    steps = sorted(results[0].snapshots)
+    rows = []
+    for r in results:
+        m = max(_max_abs(r.mask), 1e-12)
+        zoom = max(4, 60 // r.mask.shape[0])
+        cells = [colorize(a, "diverging", -m, m) for a in [r.mask] + [r.snapshots[s] for s in steps]]
+        cells = [np.repeat(np.repeat(c, zoom, 0), zoom, 1) for c in cells]
+        rows.append(cells + [_curve(r.distance)])
+    heads = list(labels) if labels else ["mask", *[f"step {s}" for s in steps], "max |w - mask| per step"]
+    names = list(row_labels) if row_labels else [r.name.replace("_", " ") for r in results]
+    flat = [c for row in rows for c in row]
+    return grid(flat, len(rows[0]), 1, col_labels=heads, row_labels=names)
+
+
+def bars(values: Sequence[float], labels: Sequence[str], length: int = 360, height: int = 14) -> Picture:
+    """A horizontal bar per value (scaled to the largest), labelled on the left."""
+    top = max(max(values), 1e-12)
+    rows = []
+    for v in values:
+        bar = np.full((height, length, 3), 255, np.uint8)
+        bar[2:-2, :max(1, int(round(length * v / top)))] = (52, 101, 164)
+        rows.append(bar)
+    return grid(rows, 1, 1, row_labels=list(labels))

@@ -10,6 +10,7 @@ picture on the page comes from this run: the LeNet-5 is trained live (a short ru
 from __future__ import annotations
 
 import datetime
+import gc
 import html
 import os
 import platform
@@ -31,20 +32,24 @@ LECTURE_7X7 = (np.array([[1, 2, 3, 0, 1, 2, 3], [0, 1, 2, 3, 0, 1, 2], [3, 0, 1,
                np.array([[2, 0, 1], [0, 1, 2], [1, 0, 2]]))
 ZOO = ("alexnet", "zfnet", "vgg16", "googlenet", "resnet18", "resnet50")  # the ImageNet challenge lineage
 
+# System CJK fonts first for Hangul (Debian's fonts-noto-cjk, macOS, Windows), Latin after.
+FONTS = ('"Noto Sans CJK KR", "Noto Sans KR", "Apple SD Gothic Neo", "Malgun Gothic", -apple-system, "Segoe UI", '
+         'Helvetica, Arial, sans-serif')
 CSS = """
-body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; max-width: 1060px; margin: 2em auto;
-       padding: 0 1em; color: #222; line-height: 1.5; background: #fff; }
+body { font-family: %s; max-width: 1060px; margin: 2em auto;
+       padding: 0 1em; color: #222; line-height: 1.5; background: #fff; overflow-wrap: anywhere; }
 h1 { font-size: 1.9em; margin-bottom: .2em; } h2 { border-bottom: 2px solid #3465a4; padding-bottom: .2em; margin-top: 2.2em; }
 h3 { margin-bottom: .3em; } nav ol { columns: 2; } .meta { color: #666; }
-figure { margin: 1em 0; } figure img { max-width: 100%; border: 1px solid #ddd; }
-figcaption { color: #555; font-size: .92em; } pre { background: #f5f5f5; padding: .7em; overflow-x: auto; font-size: .85em; }
-table { border-collapse: collapse; margin: .8em 0; } td, th { border: 1px solid #ccc; padding: .25em .6em; text-align: left; }
+figure { margin: 1em 0; max-width: 100%%; } figure img { max-width: 100%%; height: auto; border: 1px solid #ddd; }
+figcaption { color: #555; font-size: .92em; }
+pre { background: #f5f5f5; padding: .7em; white-space: pre-wrap; font-size: .85em;
+      font-family: ui-monospace, "Noto Sans Mono CJK KR", Menlo, Consolas, monospace; }
+table { border-collapse: collapse; margin: .8em 0; max-width: 100%%; } td, th { border: 1px solid #ccc; padding: .25em .6em; text-align: left; }
 th { background: #eef2f8; } td.n { text-align: right; }
-.row { display: flex; flex-wrap: wrap; gap: 1.5em; align-items: flex-start; }
+.row { display: flex; flex-wrap: wrap; gap: 1.5em; align-items: flex-start; } .row > div { min-width: 0; max-width: 100%%; }
+blockquote { border-left: 4px solid #3465a4; margin: .8em 0; padding: .1em 1em; color: #333; background: #f7f9fc; }
 .time { color: #888; font-size: .85em; }
-"""
-
-
+""" % FONTS
 @dataclass
 class _Section:
     key: str
@@ -56,9 +61,31 @@ class _Section:
 class _Page:
     """Collects sections and files; every file is written under ``out`` and linked relatively."""
 
-    def __init__(self, out: Path, progress: Callable[[str], None]) -> None:
-        self.out, self.progress = out, progress
+    def __init__(self, out: Path, progress: Callable[[str], None], lang: str = "en") -> None:
+        self.out, self.progress, self.lang = out, progress, lang
         self.sections: list[_Section] = []
+
+    def t(self, key: str, **values: Any) -> str:
+        """``key``'s text in the page's language."""
+        from cnnlab.i18n import t
+
+        return t(key, self.lang, **values)
+
+    def pt(self, key: str, **values: Any) -> str:
+        """Text drawn inside a picture: the page's language where a font here has its glyphs, else English."""
+        from cnnlab.i18n import t
+        from cnnlab.viz.canvas import can_draw
+
+        text = t(key, self.lang, **values)
+        return text if can_draw(text) else t(key, "en", **values)
+
+    def quote(self, key: str) -> str:
+        """The lecture's own sentence (Korean, as written), translated underneath in English."""
+        from cnnlab.i18n import t
+
+        said = _e(t(key, "ko"))
+        return f'<blockquote lang="ko">{said}' + ("" if self.lang == "ko" else f'<br><i lang="en">{_e(t(key, "en"))}</i>') + \
+            "</blockquote>"
 
     def section(self, key: str, title: str) -> _Section:
         s = _Section(key, title)
@@ -97,9 +124,9 @@ def _fig(src: str, caption: str, alt: str | None = None) -> str:
     return f'<figure><img src="{_e(src)}" alt="{_e(alt or caption)}"><figcaption>{caption}</figcaption></figure>'
 
 
-def _anim(files: tuple[str, str], caption: str) -> str:
+def _anim(page: "_Page", files: tuple[str, str], caption: str) -> str:
     gif, strip = files
-    return _fig(gif, f'{caption} (<a href="{_e(strip)}">all frames in one picture</a>)')
+    return _fig(gif, f'{_e(caption)} (<a href="{_e(strip)}">{page.t("tour.all_frames")}</a>)')
 
 
 def _num(cell: Any) -> str:
@@ -132,7 +159,7 @@ def _photo32() -> np.ndarray:
 
 def tour(out: str | os.PathLike, epochs: int = 3, checkpoint: str | os.PathLike | None = None,
          zoo: Sequence[str] = ZOO, seed: int = 0, digits: int = 500,
-         progress: Callable[[str], None] | None = None) -> Path:
+         progress: Callable[[str], None] | None = None, lang: str = "en") -> Path:
     """Run the lecture end to end and write ``out/index.html``.
 
     Args:
@@ -144,12 +171,15 @@ def tour(out: str | os.PathLike, epochs: int = 3, checkpoint: str | os.PathLike 
         seed: of the training run and every random filter and input.
         digits: test digits for the pooling-invariance table.
         progress: called with a line of text as each part finishes.
+        lang: "en" or "ko" (``cnnlab.i18n.LANGS``): the page's language.
 
     Returns:
         The path of ``index.html``.
     """
     from cnnlab import models
+    from cnnlab.i18n import check_lang
 
+    check_lang(lang, "tour")
     if epochs < 1:
         raise ValueError(f"tour: epochs must be at least 1 (got {epochs})")
     unknown = [name for name in zoo if name not in models.list()]
@@ -164,7 +194,7 @@ def tour(out: str | os.PathLike, epochs: int = 3, checkpoint: str | os.PathLike 
         raise NotADirectoryError(f"tour: {out} exists and is not a folder")
     out.mkdir(parents=True, exist_ok=True)
     say = progress or (lambda line: None)
-    page = _Page(out, say)
+    page = _Page(out, say, lang)
     began = time.perf_counter()
 
     # LeNet first: the priors section measures it. Its section is placed last, in the lecture's order.
@@ -184,68 +214,97 @@ def tour(out: str | os.PathLike, epochs: int = 3, checkpoint: str | os.PathLike 
                     f"({info['seconds']:.1f}s)")
 
         train(config, callback=report, overwrite=True)  # the tour's own folder: a new tour replaces it
-        trained_how = (f"trained live in this run: {epochs} epoch{'s' if epochs > 1 else ''} on the embedded "
-                       f"{seen.get('train_size', 0):,} training digits")
+        gc.collect()
+        trained_how = page.t("lenet.trained_live", epochs=page.t("lenet.epoch" if epochs == 1 else "lenet.epochs", n=epochs),
+                             digits=f"{seen.get('train_size', 0):,}")
     else:
-        trained_how = f"loaded from the checkpoint {_e(os.fspath(lenet_dir))} (trained before this run)"
+        trained_how = page.t("lenet.loaded", path=f"<code>{_e(os.fspath(lenet_dir))}</code>")
     train_seconds = time.perf_counter() - t
 
-    parts: list[tuple[str, str, Callable[[_Section], None]]] = [
-        ("filtering", "1. Convolution as filtering", lambda s: _filtering(page, s)),
-        ("operation", "2. The convolution operation and stride", lambda s: _operation(page, s)),
-        ("padding", "3. Output size and padding", lambda s: _padding(page, s)),
-        ("channels", "4. Multi-channel convolution and activation maps", lambda s: _channels(page, s, seed)),
-        ("pooling", "5. Conv + ReLU + Pooling", lambda s: _stack(page, s, seed)),
-        ("transposed", "6. Transposed convolution: upsampling", lambda s: _transposed(page, s)),
-        ("zoo", "7. The ImageNet models", lambda s: _zoo(page, s, zoo, seed)),
-        ("priors", "8. The priors: sparse interaction, parameter sharing, equivariance, pooling invariance",
-         lambda s: _priors(page, s, lenet_dir, seed, digits)),
-        ("lenet", "9. LeNet-5, trained live", lambda s: _lenet(page, s, lenet_dir, trained_how)),
+    parts: list[tuple[str, Callable[[_Section], None]]] = [
+        ("filtering", lambda s: _filtering(page, s)),
+        ("operation", lambda s: _operation(page, s)),
+        ("padding", lambda s: _padding(page, s)),
+        ("channels", lambda s: _channels(page, s, seed)),
+        ("pooling", lambda s: _stack(page, s, seed)),
+        ("transposed", lambda s: _transposed(page, s)),
+        ("zoo", lambda s: _zoo(page, s, zoo, seed)),
+        ("priors", lambda s: _priors(page, s, lenet_dir, seed, digits)),
+        ("learn", lambda s: _learn(page, s, lenet_dir, seed)),
+        ("lenet", lambda s: _lenet(page, s, lenet_dir, trained_how)),
     ]
-    for key, title, build in parts:
+    for n, (key, build) in enumerate(parts, 1):
         t = time.perf_counter()
-        s = page.section(key, title)
+        s = page.section(key, f"{n}. {page.t(f'{key}.title')}")
         build(s)
+        gc.collect()  # each part's models and arrays go before the next is built
         s.seconds = time.perf_counter() - t + (train_seconds if key == "lenet" else 0.0)
-        say(f"{title} ({s.seconds:.1f}s)")
+        say(f"{s.title} ({s.seconds:.1f}s)")
     total = time.perf_counter() - began
     index = out / "index.html"
     from cnnlab.io import write_atomic
 
-    text = _html(page.sections, total)
+    text = _html(page, total)
     write_atomic(index, lambda f: f.write(text.encode("utf-8")))
     return index
 
 
-def _html(sections: list[_Section], total: float) -> str:
+def _html(page: _Page, total: float) -> str:
     import cnnlab
 
+    sections = page.sections
     nav = "".join(f'<li><a href="#{s.key}">{_e(s.title.split(". ", 1)[-1])}</a></li>' for s in sections)
     body = "".join(f'<section id="{s.key}"><h2>{_e(s.title)}</h2>{"".join(s.parts)}'
-                   f'<p class="time">computed in {s.seconds:.1f} s</p></section>' for s in sections)
+                   f'<p class="time">{_e(page.t("tour.time", seconds=f"{s.seconds:.1f}"))}</p></section>'
+                   for s in sections)
     when = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
-    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>cnnlab tour: the CNN lecture, computed'
+    meta = page.t("tour.meta", version=_e(getattr(cnnlab, "__version__", "")), when=when, seconds=f"{total:.0f}",
+                  python=_e(platform.python_version()), numpy=_e(np.__version__))
+    return (f'<!DOCTYPE html><html lang="{page.lang}"><head><meta charset="utf-8"><title>{_e(page.t("tour.page_title"))}'
             f'</title><meta name="viewport" content="width=device-width, initial-scale=1"><style>{CSS}</style></head><body>'
-            f'<h1>Convolutional neural networks, computed</h1>'
-            f'<p class="meta">The lecture "Convolution Neural Net theory" (Modulabs Rubato Lab), part by part, run end to end by cnnlab '
-            f'{_e(getattr(cnnlab, "__version__", ""))} on {when}: every number and picture below was computed in this run, '
-            f'in {total:.0f} s (Python {_e(platform.python_version())}, NumPy {_e(np.__version__)}).</p>'
+            f'<h1>{_e(page.t("tour.h1"))}</h1><p class="meta">{meta}</p>'
             f'<nav><ol>{nav}</ol></nav>{body}</body></html>')
 
 
 # --- the parts of the lecture -------------------------------------------------------------
+def crops(photo: np.ndarray, kernels: Sequence[str], labels: Sequence[str], crop: int = 64, zoom: int = 4,
+          thumb: int = 256) -> Any:
+    """Each filtered photo beside a ``zoom``-times magnified crop of its most detailed part, so that blur shows."""
+    from cnnlab import filters
+    from cnnlab.viz.canvas import can_draw, grid
+
+    h, w = photo.shape[:2]
+    step = max(1, max(h, w) // thumb)
+    grey = photo if photo.ndim == 2 else photo[..., :3].mean(axis=-1)
+    spots = [(y, x) for y in range(0, h - crop + 1, crop // 2) for x in range(0, w - crop + 1, crop // 2)]
+    top, left = max(spots, key=lambda yx: float(np.abs(np.diff(grey[yx[0]:yx[0] + crop, yx[1]:yx[1] + crop])).mean()))
+    panels, names = [], []
+    for name, label in zip(("identity", *kernels), labels):
+        k = filters.get_kernel(name)
+        shown = filters.to_uint8(filters.apply(photo, k), "rescale" if abs(k.sum()) < 1e-9 else "clip")
+        shown = shown if shown.ndim == 3 else np.repeat(shown[..., None], 3, axis=-1)  # (H, W, 3)
+        part = shown[top:top + crop, left:left + crop]
+        small = shown[::step, ::step]
+        frame = small.copy()
+        y0, x0, y1, x1 = top // step, left // step, (top + crop) // step, (left + crop) // step
+        frame[y0:y1, [x0, x1 - 1]] = frame[[y0, y1 - 1], x0:x1] = (255, 0, 0)  # where the crop is from
+        panels += [frame, np.repeat(np.repeat(part, zoom, 0), zoom, 1)[:small.shape[0], :small.shape[1]]]
+        names += [label, f"{label} {chr(215) if can_draw(chr(215)) else 'x'}{zoom}"]
+    return grid(panels, 4, 1, labels=names)
+
+
 def _filtering(page: _Page, s: _Section) -> None:
     from cnnlab import filters
 
     photo = filters.sample("camera")
     name = page.array(filters.gallery(photo), "filtering.png")
+    masks = [page.pt(f"mask.{k}") for k in filters.LECTURE]
+    zoomed = page.picture(crops(photo, filters.LECTURE, [page.pt("tour.original"), *masks]), "filtering_zoom.png")
     s.parts += [
-        _p("A convolution slides a small filter over an image and, at every position, sums the products of the "
-           "filter's weights and the pixels under it. The lecture's figure (a): the six masks applied to a photograph "
-           f"({photo.shape[1]}x{photo.shape[0]}, grey), each printed beside its result. They are applied by "
-           "<code>cnnlab.filters.apply</code>, which runs the same <code>conv2d</code> as the networks "
-           "(edge maps, whose masks sum to 0, are shown rescaled)."),
-        _fig(name, "The original and the box, Gaussian, sharpening, horizontal edge, vertical edge and motion masks."),
+        page.quote("lecture.convolution"),
+        _p(page.t("filtering.p1", w=photo.shape[1], h=photo.shape[0])),
+        _fig(name, page.t("filtering.caption")),
+        _fig(zoomed, page.t("filtering.zoom_caption")),
     ]
 
 
@@ -253,28 +312,24 @@ def _worked(page: _Page, s: _Section, image: np.ndarray, kernel: np.ndarray, str
             name: str, what: str) -> np.ndarray:
     from cnnlab.viz.animate import conv_animation
 
-    anim = conv_animation(image.shape[0], kernel.shape[0], stride, padding, image=image, weight=kernel)
+    anim = conv_animation(image.shape[0], kernel.shape[0], stride, padding, image=image, weight=kernel, lang=page.lang)
     files = page.animation(anim, name)
-    s.parts += [f'<div class="row"><div><h3>{_e(what)}</h3>{_p("output, computed by <code>conv2d</code>:")}'
+    s.parts += [f'<div class="row"><div><h3>{_e(what)}</h3>{_p(page.t("operation.output_by"))}'
                 f'{_matrix(anim.output)}{_pre(chr(10).join(anim.formula))}</div>'
-                f'<div>{_anim(files, anim.title)}</div></div>']
+                f'<div>{_anim(page, files, page.t("operation.anim_caption"))}</div></div>']
     return anim.output
 
 
 def _operation(page: _Page, s: _Section) -> None:
     image, kernel = LECTURE_5X5
-    s.parts.append(_p("Each filter holds weights and is combined with the input: the lecture's 5x5 binary image and "
-                      "3x3 filter (its weights are the small numbers in the window). The first output is the sum of "
-                      "the nine products under the window."))
-    out = _worked(page, s, image, kernel, 1, 0, "conv_5x5", "5x5 image, 3x3 filter, stride 1")
+    s.parts += [page.quote("lecture.weights"), _p(page.t("operation.p1"))]
+    out = _worked(page, s, image, kernel, 1, 0, "conv_5x5", page.t("operation.h_5x5"))
     image7, kernel7 = LECTURE_7X7
-    s.parts.append(_p(f"The lecture's first value, 4, is computed here as {int(out[0, 0])}. The stride sets how far the "
-                      "filter moves between outputs; with the lecture's 7x7 image and 3x3 filter:"))
-    out1 = _worked(page, s, image7, kernel7, 1, 0, "conv_7x7_s1", "7x7 image, 3x3 filter, stride 1")
-    out2 = _worked(page, s, image7, kernel7, 2, 0, "conv_7x7_s2", "7x7 image, 3x3 filter, stride 2")
-    s.parts.append(_p(f"Stride 1 gives a {out1.shape[0]}x{out1.shape[1]} output and stride 2 a "
-                      f"{out2.shape[0]}x{out2.shape[1]} one; the lecture's first two outputs at stride 2 are 15 and 17, "
-                      f"computed here as {int(out2[0, 0])} and {int(out2[0, 1])}."))
+    s.parts += [_p(page.t("operation.p2", value=int(out[0, 0]))), page.quote("lecture.stride")]
+    out1 = _worked(page, s, image7, kernel7, 1, 0, "conv_7x7_s1", page.t("operation.h_7x7", stride=1))
+    out2 = _worked(page, s, image7, kernel7, 2, 0, "conv_7x7_s2", page.t("operation.h_7x7", stride=2))
+    s.parts.append(_p(page.t("operation.p3", o1=f"{out1.shape[0]}x{out1.shape[1]}", o2=f"{out2.shape[0]}x{out2.shape[1]}",
+                             a=int(out2[0, 0]), b=int(out2[0, 1]))))
 
 
 def _padding(page: _Page, s: _Section) -> None:
@@ -287,20 +342,20 @@ def _padding(page: _Page, s: _Section) -> None:
         rows.append((f"{n}x{n}", f"{f}x{f}", st, p, e.formula, "; ".join(e.notes) or "-"))
     same = [(f"{k}x{k}", *explain_same_padding(7, k)) for k in (3, 5, 7)]
     s.parts += [
-        _p("For an N x N image, an F x F filter, stride S and padding P the output is "
-           "<b>O = (N - F + 2P)/S + 1</b>; when S does not divide N - F + 2P the last rows do not fit and are dropped. "
-           "Worked by <code>cnnlab.analysis.shapes.explain</code>, the working of the one <code>output_size</code> "
-           "every layer uses:"),
-        _table(("input", "filter", "S", "P", "O", "what is lost"), rows),
-        _p("'Same' padding keeps the size: <b>P = ((O - 1)S - (N - F))/2</b> with O = N. For the lecture's 7x7 image "
-           "at stride 1:"),
-        _table(("filter", "padding (before, after)", "working"), [(k, f"{p[0]}, {p[1]}", w) for k, p, w in same]),
+        page.quote("lecture.output_size"),
+        _p(page.t("padding.p1")),
+        _table([page.t(f"padding.col_{c}") for c in ("input", "filter", "s", "p", "o", "lost")], rows),
+        page.quote("lecture.padding"),
+        _p(page.t("padding.p2")),
+        _table([page.t(f"padding.col_{c}") for c in ("filter", "pads", "working")],
+               [(k, f"{p[0]}, {p[1]}", w) for k, p, w in same]),
     ]
     image, kernel = LECTURE_5X5
-    anim = conv_animation(5, 3, 1, 1, image=image, weight=kernel)
+    anim = conv_animation(5, 3, 1, 1, image=image, weight=kernel, lang=page.lang)
     files = page.animation(anim, "conv_5x5_pad1")
-    s.parts += [_p("Padding by one pixel on each side keeps the 5x5 image 5x5 under a 3x3 filter:"),
-                f'<div class="row"><div>{_matrix(anim.output)}</div><div>{_anim(files, anim.title)}</div></div>']
+    s.parts += [_p(page.t("padding.p3")),
+                f'<div class="row"><div>{_matrix(anim.output)}</div>'
+                f'<div>{_anim(page, files, page.t("operation.anim_caption"))}</div></div>']
 
 
 def _walk_and_maps(page: _Page, s: _Section, layers: str, name: str, seed: int) -> None:
@@ -314,13 +369,11 @@ def _walk_and_maps(page: _Page, s: _Section, layers: str, name: str, seed: int) 
     seen, _ = record_activations(model, x[None])
     measured = [f"{a.shape[3]}x{a.shape[2]}x{a.shape[1]}" for _, _, a in seen]
     agree = measured == [st.text for st in stages[1:]]
-    s.parts += [_p(f"The layers <code>{_e(layers)}</code> (random filters, seed {seed}) on the astronaut photograph "
-                   f"shrunk to 32x32x3. Sizes worked out with the formula, W x H x D:"),
+    title = page.pt("maps.picture_title", layers=layers)
+    s.parts += [_p(page.t("maps.p1", layers=_e(layers), seed=seed)),
                 _pre(render_walk(stages)),
-                _p(f"The forward pass produced {' -> '.join(measured)}: "
-                   f"{'the same sizes' if agree else 'DIFFERENT sizes (a bug)'}."),
-                _fig(page.picture(activations(model, x, title=f"activation maps: {layers}"), f"{name}.png"),
-                     "One panel per channel of each layer's output (the depth D), on the layer's own colour scale.")]
+                _p(page.t("maps.p2", sizes=" → ".join(measured), verdict=page.t("maps.same" if agree else "maps.different"))),
+                _fig(page.picture(activations(model, x, title=title), f"{name}.png"), page.t("maps.caption"))]
 
 
 def _channels(page: _Page, s: _Section, seed: int) -> None:
@@ -330,19 +383,16 @@ def _channels(page: _Page, s: _Section, seed: int) -> None:
     layers = "conv5x5x6,relu,conv5x5x8,relu"
     model = from_layers(layers, (32, 32, 3), seed=seed)
     w = model[0].weight
-    s.parts.append(_p(f"A 32x32x3 image is convolved with 5x5x3 filters: the filter's depth equals the image's. Each "
-                      f"filter gives one 28x28 activation map, a sheet of neurons that each see a 5x5x3 receptive field "
-                      f"and share the filter's {w.shape[1] * w.shape[2] * w.shape[3]} weights (+1 bias); N filters give "
-                      f"28x28xN. The next layer's filters are 5x5xN deep: 28x28xN -> 24x24xM."))
-    s.parts.append(_fig(page.picture(model_filters(model, "0", title=f"the {w.shape[0]} random 5x5x3 filters of layer 0"),
-                                     "channels_filters.png"), "RGB filters, drawn around grey (0)."))
+    s.parts += [page.quote("lecture.depth"), page.quote("lecture.neurons"), page.quote("lecture.many_filters"),
+                _p(page.t("channels.p1", weights=w.shape[1] * w.shape[2] * w.shape[3]))]
+    s.parts.append(_fig(page.picture(model_filters(model, "0", title=page.pt("channels.picture_title", n=w.shape[0])),
+                                     "channels_filters.png"), page.t("channels.caption")))
+    del model
     _walk_and_maps(page, s, layers, "channels_maps", seed)
 
 
 def _stack(page: _Page, s: _Section, seed: int) -> None:
-    s.parts.append(_p("Each layer convolves, then applies ReLU (the non-linearity), then pools (2x2 max pooling "
-                      "halves width and height and keeps the strongest response): the lecture's "
-                      "32x32x3 -> 16x16xN -> 8x8xM, with 'same'-padded 5x5 convolutions."))
+    s.parts += [page.quote("lecture.relu"), page.quote("lecture.pooling"), _p(page.t("pooling.p1"))]
     _walk_and_maps(page, s, "conv5x5x6p2,relu,pool2,conv5x5x16p2,relu,pool2", "pooling_maps", seed)
 
 
@@ -356,15 +406,14 @@ def _transposed(page: _Page, s: _Section) -> None:
 
     image = np.array([[1, 2], [3, 4]])
     kernel = np.array([[1, 2, 1], [2, 4, 2], [1, 2, 1]])
-    anim = conv_animation(2, 3, stride=2, transposed=True, image=image, weight=kernel)
+    anim = conv_animation(2, 3, stride=2, transposed=True, image=image, weight=kernel, lang=page.lang)
     files = page.animation(anim, "transposed")
     s.parts += [
-        _p("The transposed convolution runs a convolution backwards to upsample: every input pixel spreads a copy of "
-           "the filter, scaled by its value, over the output, and overlapping copies add up. Drawn as conv_arithmetic "
-           "does, it is a plain convolution over the input with S - 1 zeros inserted between pixels and padded, with "
-           "the filter turned 180 degrees."),
-        f'<div class="row"><div>{_p("input")}{_matrix(image)}{_p("output, by <code>conv_transpose2d</code>:")}'
-        f'{_matrix(anim.output)}{_pre(chr(10).join(anim.formula))}</div><div>{_anim(files, anim.title)}</div></div>',
+        page.quote("lecture.transposed"),
+        _p(page.t("transposed.p1")),
+        f'<div class="row"><div>{_p(page.t("transposed.input"))}{_matrix(image)}{_p(page.t("transposed.output_by"))}'
+        f'{_matrix(anim.output)}{_pre(chr(10).join(anim.formula))}</div>'
+        f'<div>{_anim(page, files, page.t("operation.anim_caption"))}</div></div>',
     ]
     digit = mnist5k("test").images[0].astype(np.float32)  # (1, 28, 28)
     bilinear = np.outer([0.25, 0.75, 0.75, 0.25], [0.25, 0.75, 0.75, 0.25])  # 2x bilinear interpolation as a filter
@@ -372,35 +421,38 @@ def _transposed(page: _Page, s: _Section) -> None:
         small = F.avg_pool2d(Tensor(digit[None]), 2)  # (1, 1, 14, 14)
         up = F.conv_transpose2d(small, Tensor(bilinear[None, None].astype(np.float32)), stride=2, padding=1)
     panels = [colorize(a, "gray", 0, 1) for a in (digit[0], small.numpy()[0, 0], up.numpy()[0, 0])]
-    pic = titled(grid(panels, 3, 4, labels=["28x28 digit", "14x14 after 2x2 average pooling",
-                                              f"{up.shape[2]}x{up.shape[3]} after conv_transpose2d"]),
-                 ["upsampling with a 4x4 bilinear filter, stride 2, padding 1"], size=12)
+    pic = titled(grid(panels, 3, 4, labels=["28x28", "14x14", f"{up.shape[2]}x{up.shape[3]}"]),
+                 ["28x28 -> 14x14 -> 28x28"], size=12)
     r = conv_matrix_report(kernel[None, None].astype(np.float64), 5, stride=2)
     s.parts += [
-        _fig(page.picture(pic, "upsampling.png"), "A transposed convolution with a bilinear filter doubles the size."),
-        _p(f"Why \"transposed\": a 3x3 convolution with stride 2 on a 5x5 image is a {r['shape'][0]}x{r['shape'][1]} "
-           f"matrix M; <code>conv_transpose2d</code> multiplies by M<sup>T</sup>, {r['shape'][1]}x{r['shape'][0]} "
-           f"(largest difference from M<sup>T</sup>y here: {r['transpose_error']:.1e})."),
+        _fig(page.picture(pic, "upsampling.png"), page.t("transposed.caption")),
+        _p(page.t("transposed.p2", rows=r["shape"][0], cols=r["shape"][1], error=f"{r['transpose_error']:.1e}")),
     ]
 
 
 def _zoo(page: _Page, s: _Section, names: Sequence[str], seed: int) -> None:
     from cnnlab.analysis.summary import summary, zoo_model
+    from cnnlab.nn.init import no_init
 
     rows = []
     for name in names:
-        model, shape = zoo_model(name, seed=seed)
-        r = summary(model, shape, name=name)
+        # the table counts parameters, MACs and sizes: none depends on the weights' values, so they are
+        # left unfilled (memory never touched costs nothing: VGG-16's 138 M weights would take 0.5 GB)
+        with no_init(), np.errstate(all="ignore"):
+            model, shape = zoo_model(name, seed=seed)
+            r = summary(model, shape, name=name)
+        del model
+        gc.collect()
         kinds = [row.type for row in r.rows]
         rows.append((name, f"{shape[2]}x{shape[1]}x{shape[0]}", kinds.count("Conv2d"), kinds.count("Linear"),
                      f"{r.total_params:,}", f"{r.total_macs / 1e9:.2f} G", f"{r.total_flops / 1e9:.2f} G",
                      f"{r.activation_bytes / 2**20:.1f} MiB"))
         page.progress(f"  summary of {name}")
     s.parts += [
-        _p("Repeated ImageNet challenges produced ever deeper models. Each row below comes from one traced forward pass "
-           "of cnnlab's own implementation (<code>cnnlab summary NAME</code> prints every layer):"),
-        _table(("model", "input", "conv layers", "fully connected", "parameters", "MACs", "FLOPs",
-                "activations (one image)"), rows) if rows else _p("(no models asked for)"),
+        page.quote("lecture.imagenet"),
+        _p(page.t("zoo.p1")),
+        _table([page.t(f"zoo.col_{c}") for c in ("model", "input", "conv", "fc", "params", "macs", "flops", "acts")],
+               rows) if rows else _p(page.t("zoo.none")),
     ]
 
 
@@ -418,25 +470,89 @@ def _priors(page: _Page, s: _Section, lenet_dir: Path, seed: int, digits: int) -
     eq = theory.equivariance(seed=seed, model=load_model(lenet_dir)[0])
     pool = theory.pooling_invariance(theory.mnist_digits(digits))
     s.parts += [
-        _p("A convolution is a fully connected layer under an infinitely strong prior: the weights outside each "
-           "output's receptive field are zero and every output uses the same weights. Three properties follow."),
-        "<h3>Sparse interaction and parameter sharing</h3>",
-        _p("Three layers mapping the same 32x32x3 input to the same 28x28x6 output: fully connected "
-           "(O(m x n) weights), locally connected (only the receptive field, O(k x n)) and the convolution (O(k)):"),
+        page.quote("lecture.prior"),
+        _p(page.t("priors.p1")),
+        f"<h3>{_e(page.t('priors.h_sparse'))}</h3>",
+        page.quote("lecture.sparse"),
+        _p(page.t("priors.p_sparse")),
         _pre(theory.render_connectivity(c)),
-        _p("The matrix a 3x3 convolution on a 4x4 image equals: mostly empty (sparse interaction), with the same nine "
-           "weights along every band (parameter sharing); checked against <code>conv2d</code> and "
-           "<code>conv_transpose2d</code>."),
-        _fig(page.picture(conv_matrix_picture(w, 4), "matrix.png"), "Each colour is one weight of the kernel."),
-        "<h3>Edge detection: the lecture's 320x280 example</h3>",
-        _p("Each pixel minus its left neighbour, a two-tap filter, on a 320x280 crop of the photograph, counted as the "
-           "lecture counts it, and checked against its figures:"),
+        page.quote("lecture.sharing"),
+        _p(page.t("priors.p_matrix")),
+        _fig(page.picture(conv_matrix_picture(w, 4), "matrix.png"), page.t("priors.matrix_caption")),
+        f"<h3>{_e(page.t('priors.h_edge'))}</h3>",
+        page.quote("lecture.edge"),
+        _p(page.t("priors.p_edge")),
         _pre(theory.render_edge(edge)),
-        _fig(page.array(edges, "edges.png"), f"The {edge['output'][0]}x{edge['output'][1]} output (rescaled)."),
-        "<h3>Equivariance to translation, not to rotation or scale</h3>",
+        _fig(page.array(edges, "edges.png"), page.t("priors.edge_caption", w=edge["output"][0], h=edge["output"][1])),
+        f"<h3>{_e(page.t('priors.h_equivariance'))}</h3>",
+        page.quote("lecture.equivariance"),
         _pre(theory.render_equivariance(eq)),
-        "<h3>Pooling: invariance to small translations</h3>",
+        f"<h3>{_e(page.t('priors.h_pooling'))}</h3>",
+        page.quote("lecture.invariance"),
         _pre(theory.render_pooling(pool)),
+    ]
+
+
+def learn_section_pictures(lang: str = "en", steps: int = 1000, seed: int = 0, checkpoint: Any = None) -> dict[str, Any]:
+    """The pictures of "a filter is learned": exact targets, noisy targets, LeNet-5's filters beside the masks."""
+    from cnnlab import filters
+    from cnnlab.analysis.learn import learn_filters
+    from cnnlab.i18n import t
+    from cnnlab.viz.canvas import can_draw
+    from cnnlab.viz.grids import learned_picture
+
+    def pt(key: str, **values: Any) -> str:
+        text = t(key, lang, **values)
+        return text if can_draw(text) else t(key, "en", **values)
+
+    record = tuple(sorted({0, 10, 100, 1000, steps} & set(range(steps + 1))))
+    heads = [pt("learn.col_mask"), *[pt("learn.col_step", step=r) for r in record], pt("learn.col_error")]
+    names = [pt(f"mask.{k}") for k in filters.LECTURE]
+    exact = learn_filters(filters.LECTURE, steps=steps, seed=seed, record=record)
+    noisy = learn_filters(filters.LECTURE, steps=steps, seed=seed, record=record, noise=0.5)
+    return {"exact": exact, "noisy": noisy,
+            "exact_picture": learned_picture(exact, heads, names), "noisy_picture": learned_picture(noisy, heads, names),
+            "lenet_picture": lenet_beside_masks(checkpoint, lang)}
+
+
+def lenet_beside_masks(checkpoint: Any = None, lang: str = "en") -> Any:
+    """LeNet-5's learned first-layer 5x5 filters (default: the shipped pretrained model) beside the lecture's masks."""
+    from cnnlab import filters
+    from cnnlab.i18n import t
+    from cnnlab.io import load_safetensors
+    from cnnlab.viz.canvas import can_draw, colorize, grid, stack, titled
+
+    def pt(key: str) -> str:
+        return t(key, lang) if can_draw(t(key, lang)) else t(key, "en")
+
+    if checkpoint is None:
+        from importlib.resources import files
+
+        checkpoint = files("cnnlab.data") / "pretrained" / "lenet5" / "model.safetensors"
+    path = Path(os.fspath(checkpoint))
+    state = load_safetensors(path / "model.safetensors" if path.is_dir() else path)
+    w = next(np.asarray(v, np.float64) for v in state.values() if np.ndim(v) == 4 and np.shape(v)[1] == 1)  # (6, 1, 5, 5)
+    learned = [colorize(f[0], "diverging", -np.abs(f).max(), np.abs(f).max()) for f in w]
+    masks = [colorize(k, "diverging", -np.abs(k).max(), np.abs(k).max()) for k in map(filters.get_kernel, filters.LECTURE)]
+    top = titled(grid(learned, len(learned), 12), [pt("learn.lenet_row")], size=12)
+    bottom = titled(grid(masks, len(masks), 12, labels=[pt(f"mask.{k}") for k in filters.LECTURE]), [pt("learn.masks_row")],
+                    size=12)
+    return stack([top, bottom])
+
+
+def _learn(page: _Page, s: _Section, lenet_dir: Path, seed: int) -> None:
+    pics = learn_section_pictures(page.lang, seed=seed)
+    rows = [(page.t(f"mask.{r.name}"), f"{r.distance[0]:.3f}", f"{r.distance[10]:.3f}", f"{r.distance[100]:.4f}",
+             f"{r.distance[-1]:.1e}", f"{n.distance[-1]:.3f}") for r, n in zip(pics["exact"], pics["noisy"])]
+    s.parts += [
+        page.quote("lecture.many_filters"),
+        _p(page.t("learn.p1")),
+        _fig(page.picture(pics["exact_picture"], "learn_exact.png"), page.t("learn.exact_caption")),
+        _table([page.t(f"learn.col_{c}") for c in ("name", "d0", "d10", "d100", "d1000", "noisy")], rows),
+        _p(page.t("learn.p2")),
+        _fig(page.picture(pics["noisy_picture"], "learn_noisy.png"), page.t("learn.noisy_caption")),
+        _p(page.t("learn.p3")),
+        _fig(page.picture(pics["lenet_picture"], "learn_lenet.png"), page.t("learn.lenet_caption")),
     ]
 
 
@@ -461,16 +577,13 @@ def _lenet(page: _Page, s: _Section, lenet_dir: Path, how: str) -> None:
     files = write_training_report(report_dir, model, info["history"], images, labels, preds)
     rel = {k: os.path.relpath(v, page.out) for k, v in files.items()}
     digit = normalize(images[:1], ckpt.preprocess)
+    title = page.pt("lenet.picture_title", label=int(labels[0]), predicted=int(preds[0]))
     s.parts += [
-        _p(f"The modern LeNet-5, {how}: test accuracy <b>{100 * acc:.2f}%</b> on {len(labels):,} test digits "
-           f"(loss {loss:.4f})."),
+        _p(page.t("lenet.p1", how=how, acc=f"{100 * acc:.2f}", n=f"{len(labels):,}", loss=f"{loss:.4f}")),
         _pre(str(summary(model, (1, 28, 28), name="lenet5"))),
-        _fig(rel["curves.png"], "Loss and accuracy per epoch."),
-        _fig(page.picture(checkpoint_filters(lenet_dir), "lenet_filters.png"),
-             "The first layer's filters before and after training."),
-        _fig(page.picture(activations(model, digit[0], title=f"LeNet-5 on a test digit (label {int(labels[0])}, "
-                                                               f"predicted {int(preds[0])})"), "lenet_activations.png"),
-             "Activation maps of every layer for one test digit."),
-        _fig(rel["confusion.png"], "Rows: the true digit; columns: the prediction."),
-        _fig(rel["misclassified.png"], "Test digits the model gets wrong."),
+        _fig(rel["curves.png"], page.t("lenet.curves_caption")),
+        _fig(page.picture(checkpoint_filters(lenet_dir), "lenet_filters.png"), page.t("lenet.filters_caption")),
+        _fig(page.picture(activations(model, digit[0], title=title), "lenet_activations.png"), page.t("lenet.maps_caption")),
+        _fig(rel["confusion.png"], page.t("lenet.confusion_caption")),
+        _fig(rel["misclassified.png"], page.t("lenet.misclassified_caption")),
     ]

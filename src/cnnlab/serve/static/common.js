@@ -1,5 +1,42 @@
-// Shared helpers of the explorer's pages: calling the server, formatting numbers, drawing grids.
+// Shared helpers of the explorer's pages: the page's language, calling the server, formatting numbers, drawing grids.
 "use strict";
+
+// The language: ?lang=ko (remembered), else the last one chosen, else `cnnlab serve --lang`. The string
+// tables come from /static/i18n.js (cnnlab/i18n/*.json, the tables the tour and the CLI use).
+const LANG = (() => {
+  const asked = new URLSearchParams(location.search).get("lang");
+  let stored = null;
+  try {
+    if (asked && asked in CNNLAB_STRINGS) localStorage.setItem("cnnlab-lang", asked);
+    stored = localStorage.getItem("cnnlab-lang");
+  } catch (e) { /* storage blocked: the URL and the server's default still work */ }
+  const lang = asked || stored || CNNLAB_DEFAULT_LANG;
+  return lang in CNNLAB_STRINGS ? lang : "en";
+})();
+
+// The text of `key` in the page's language with its {name} placeholders filled from `values`.
+function tr(key, values) {
+  const text = CNNLAB_STRINGS[LANG][key] ?? CNNLAB_STRINGS.en[key] ?? key;
+  return text.replace(/\{(\w+)\}/g, (whole, name) => (values && name in values ? String(values[name]) : whole));
+}
+
+// Every element marked data-i18n gets its text (data-i18n-title / -aria / -alt: those attributes).
+function applyStrings() {
+  document.documentElement.lang = LANG;
+  for (const e of document.querySelectorAll("[data-i18n]")) {
+    if (e.tagName === "TITLE") document.title = new DOMParser().parseFromString(tr(e.dataset.i18n), "text/html").body.textContent;
+    else e.innerHTML = tr(e.dataset.i18n);
+  }
+  for (const [attr, name] of [["i18nTitle", "title"], ["i18nAria", "aria-label"], ["i18nAlt", "alt"]]) {
+    for (const e of document.querySelectorAll(`[data-${attr.replace("i18n", "i18n-").toLowerCase()}]`)) {
+      e.setAttribute(name, tr(e.dataset[attr]));
+    }
+  }
+  for (const a of document.querySelectorAll(".langs a")) {
+    if (a.lang === LANG) a.setAttribute("aria-current", "true");
+  }
+}
+applyStrings();
 
 // GET (no body) or POST (JSON, or raw bytes with raw=true); resolves to the JSON answer,
 // rejects with an Error carrying the server's one-line message.
@@ -13,7 +50,7 @@ async function api(path, body, raw) {
   try {
     response = await fetch(path, options);
   } catch (e) {
-    throw new Error("the server cannot be reached (is `cnnlab serve` still running?)");
+    throw new Error(tr("js.unreachable"));
   }
   let data;
   try {

@@ -48,7 +48,7 @@ async function fetchConv() {
   try {
     const data = await api("/api/conv", p);
     if (id !== state.request) return; // a newer request is on its way
-    showError($("#error"), data.valid ? "" : `This combination is not a valid ${p.transposed ? "transposed " : ""}convolution:\n${data.reason}`);
+    showError($("#error"), data.valid ? "" : `${tr("js.invalid", {what: tr(p.transposed ? "js.what_transposed" : "js.what_conv")})}\n${data.reason}`);
     const keepStep = state.data && state.data.valid && data.valid && state.geometry === geometry;
     state.data = data;
     state.geometry = geometry;
@@ -64,18 +64,37 @@ async function fetchConv() {
   }
 }
 
+// "7x7 input, 3x3 filter, stride 1, padding 0 -> 5x5 output" in the page's language.
+function summary(d) {
+  const [top, bottom] = d.padding, p = params();
+  return tr("js.summary", {n: d.input.length, k: d.kernel.length, s: d.stride, o: d.output_size[0],
+    transposed: p.transposed ? tr("js.summary_transposed") : "", pad: top === bottom ? top : `${top}+${bottom}`,
+    dilation: d.dilation !== 1 ? tr("js.summary_dilation", {d: d.dilation}) : "",
+    output_padding: p.transposed && p.output_padding ? tr("js.summary_output_padding", {op: p.output_padding}) : ""});
+}
+
+// The server's notes (English) told again from the numbers behind them, in the page's language.
+function notesOf(d) {
+  const rows = (list) => list.length > 6 ? `${list.slice(0, 3).join(", ")}, …, ${list[list.length - 1]}` : list.join(", ");
+  const notes = [];
+  if (d.unwritten && d.unwritten.length) notes.push(tr("js.note_unwritten", {rows: rows(d.unwritten), s: d.stride}));
+  if (d.remainder) notes.push(tr("js.note_remainder", {r: d.remainder, s: d.stride}));
+  if (d.unread && d.unread.length) notes.push(tr("js.note_unread", {rows: rows(d.unread)}));
+  return notes;
+}
+
 function show() {
   const d = state.data;
   const valid = d && d.valid;
   $("#out-size").textContent = valid ? `${d.output_size[0]} × ${d.output_size[1]}` : "–";
-  $("#summary").textContent = valid ? d.summary : "";
+  $("#summary").textContent = valid ? summary(d) : "";
   $("#formula").textContent = valid ? d.formula : "";
   $("#formula").hidden = !valid;
-  $("#same").textContent = valid && d.same ? `'same' padding: ${d.same}` : "";
+  $("#same").textContent = valid && d.same ? tr("js.same_padding", {same: d.same}) : "";
   $("#same").hidden = !(valid && d.same);
   const notes = $("#notes");
   notes.textContent = "";
-  for (const note of valid ? d.notes : []) {
+  for (const note of valid ? (LANG === "en" ? d.notes : notesOf(d)) : []) {
     const li = document.createElement("li");
     li.textContent = note;
     notes.append(li);
@@ -83,7 +102,7 @@ function show() {
   const scrub = $("#scrub");
   scrub.max = valid ? d.steps.length - 1 : 0;
   scrub.value = state.t;
-  $("#counter").textContent = valid ? `step ${state.t + 1} of ${d.steps.length}` : "";
+  $("#counter").textContent = valid ? tr("js.counter", {step: state.t + 1, total: d.steps.length}) : "";
   if (!valid) stop();
   draw();
 }
@@ -116,9 +135,9 @@ function draw() {
   const O = d.output_size[0], n = d.input.length, off = d.offset;
   const win = new Map(taps(t).map(([r, c, u, v]) => [`${r},${c}`, [u, v]]));
   if (!d.transposed) {
-    $("#in-caption").textContent = `padded input (${d.grid}×${d.grid}: ${n}×${n} with padding ${d.padding[0]}` +
-      (d.padding[0] === d.padding[1] ? ")" : ` above/left, ${d.padding[1]} below/right)`);
-    $("#out-caption").textContent = `output (${O}×${O})`;
+    const pad = d.padding[0] === d.padding[1] ? d.padding[0] : tr("js.pad_uneven", {a: d.padding[0], b: d.padding[1]});
+    $("#in-caption").textContent = tr("js.padded_input", {grid: d.grid, n, pad});
+    $("#out-caption").textContent = tr("js.output_caption", {o: O});
     state.sizes.in = drawGrid(inCanvas, d.grid, d.grid, (r, c) => {
       const inside = r >= off && r < off + n && c >= off && c < off + n;
       const cell = inside ? {text: fmt(d.input[r - off][c - off])}
@@ -136,11 +155,11 @@ function draw() {
       const x = r >= off && r < off + n && c >= off && c < off + n ? d.input[r - off][c - off] : 0;
       terms.push(`${fmt(x)}·${fmt(d.kernel[u][v])}`);
     }
-    const sum = terms.length <= 25 ? terms.join(" + ") : `the sum of ${terms.length} products`;
+    const sum = terms.length <= 25 ? terms.join(" + ") : tr("js.sum_of", {n: terms.length});
     $("#step-text").textContent = `out[${i}][${j}] = ${sum} = ${fmt(d.output[i][j])}`;
   } else {
-    $("#in-caption").textContent = `input (${n}×${n}): each pixel scatters value × kernel`;
-    $("#out-caption").textContent = `output (${O}×${O}` + (d.grid !== O ? `, inside a ${d.grid}×${d.grid} canvas: grey is cropped by padding / added by output padding)` : ")");
+    $("#in-caption").textContent = tr("js.scatter_caption", {n});
+    $("#out-caption").textContent = d.grid !== O ? tr("js.cropped_caption", {o: O, g: d.grid}) : tr("js.output_caption", {o: O});
     state.sizes.in = drawGrid(inCanvas, n, n, (r, c) => {
       if (r === i && c === j) return {text: fmt(d.input[r][c]), fill: COLOR.current, stroke: COLOR.currentLine};
       return {text: fmt(d.input[r][c]), fill: r * n + c < t ? "#f2f4f7" : "#fff"};
@@ -158,9 +177,8 @@ function draw() {
       return cell;
     });
     const [, , top, left] = d.steps[t], last = (d.kernel.length - 1) * d.dilation;
-    $("#step-text").textContent = `in[${i}][${j}] = ${fmt(d.input[i][j])} adds ${fmt(d.input[i][j])} × kernel to output ` +
-      `rows ${top - off}..${top - off + last}, columns ${left - off}..${left - off + last}` +
-      (d.dilation > 1 ? ` (every ${d.dilation}th)` : "") + " (outside 0.." + (O - 1) + " is cropped)";
+    $("#step-text").textContent = tr("js.adds", {i, j, v: fmt(d.input[i][j]), r0: top - off, r1: top - off + last,
+      c0: left - off, c1: left - off + last, every: d.dilation > 1 ? tr("js.every", {d: d.dilation}) : "", last: O - 1});
   }
 }
 
@@ -168,21 +186,21 @@ function go(t) {
   if (!state.data || !state.data.valid) return;
   state.t = Math.max(0, Math.min(state.data.steps.length - 1, t));
   $("#scrub").value = state.t;
-  $("#counter").textContent = `step ${state.t + 1} of ${state.data.steps.length}`;
+  $("#counter").textContent = tr("js.counter", {step: state.t + 1, total: state.data.steps.length});
   draw();
 }
 
 function stop() {
   clearInterval(state.timer);
   state.timer = null;
-  $("#play").textContent = "play";
+  $("#play").textContent = tr("js.play");
 }
 
 function play() {
   if (state.timer) return stop();
   if (!state.data || !state.data.valid) return;
   if (state.t >= state.data.steps.length - 1) go(0);
-  $("#play").textContent = "pause";
+  $("#play").textContent = tr("js.pause");
   state.timer = setInterval(() => {
     if (state.t >= state.data.steps.length - 1) return stop();
     go(state.t + 1);

@@ -113,7 +113,8 @@ function show(r) {
   g.clearRect(0, 0, 112, 112);
   g.drawImage(tmp, 0, 0, 112, 112);
   const m = r.model;
-  $("#info").textContent = `${m.model} (epoch ${m.epoch}${m.test_acc != null ? `, test accuracy ${(100 * m.test_acc).toFixed(1)}%` : ""}) · answered in ${fmt(r.ms)} ms`;
+  $("#info").textContent = tr("js.digit_info", {model: m.model, epoch: m.epoch, ms: fmt(r.ms),
+    acc: m.test_acc != null ? tr("js.digit_acc", {acc: (100 * m.test_acc).toFixed(1)}) : ""});
   const layers = $("#layers");
   layers.textContent = "";
   for (const layer of r.layers) {
@@ -121,7 +122,8 @@ function show(r) {
     section.className = "layer";
     section.dataset.name = layer.name;
     maps.className = "maps";
-    title.textContent = `${layer.name} · ${layer.type} · ${layer.shape.join("×")}  (values ${fmt(layer.min)} .. ${fmt(layer.max)})`;
+    title.textContent = tr("js.layer_title", {name: layer.name, type: layer.type, shape: layer.shape.join("×"),
+                                              lo: fmt(layer.min), hi: fmt(layer.max)});
     if (layer.shape.length === 3) {
       const scale = Math.max(2, Math.round(84 / layer.shape[1]));
       for (const channel of layer.values) {

@@ -11,15 +11,16 @@ function option(select, value, text) {
   return o;
 }
 
-function label(name) {
-  return name.replace(/_/g, " ");
+// A mask's or an option's name in the page's language (the identifier itself where the table has none).
+function label(name, kind = "mask") {
+  return CNNLAB_STRINGS[LANG][`${kind}.${name}`] ?? name.replace(/_/g, " ");
 }
 
 function setGrid(matrix) {
   const table = $("#grid");
   table.textContent = "";
   for (const row of matrix) {
-    const tr = document.createElement("tr");
+    const line = document.createElement("tr");
     for (const v of row) {
       const td = document.createElement("td");
       const input = document.createElement("input");
@@ -29,18 +30,18 @@ function setGrid(matrix) {
       input.addEventListener("input", () => {
         lab.edited = true;
         $("#mask").value = "custom";
-        $("#kernel-note").textContent = "(your own: entries may be numbers or fractions such as 1/9)";
+        $("#kernel-note").textContent = tr("js.custom_note");
       });
       input.addEventListener("change", () => apply());
       td.append(input);
-      tr.append(td);
+      line.append(td);
     }
-    table.append(tr);
+    table.append(line);
   }
 }
 
 function gridText() {
-  return [...$("#grid").rows].map((tr) => [...tr.querySelectorAll("input")].map((i) => i.value.trim() || "0").join(",")).join(";");
+  return [...$("#grid").rows].map((row) => [...row.querySelectorAll("input")].map((i) => i.value.trim() || "0").join(",")).join(";");
 }
 
 function chooseMask(name) {
@@ -49,7 +50,7 @@ function chooseMask(name) {
   const m = lab.kernels[name];
   setGrid(m);
   $("#grid-size").value = String(m.length);
-  $("#kernel-note").textContent = `(${label(name)}, ${m.length}×${m[0].length}, sum ${fmt(m.flat().reduce((a, b) => a + b, 0))})`;
+  $("#kernel-note").textContent = tr("js.kernel_note", {name: label(name), rows: m.length, cols: m[0].length, sum: fmt(m.flat().reduce((a, b) => a + b, 0))});
 }
 
 function newGrid(size) {
@@ -57,7 +58,7 @@ function newGrid(size) {
   setGrid(m);
   lab.edited = true;
   $("#mask").value = "custom";
-  $("#kernel-note").textContent = `(your own ${size}×${size}: edit the entries, then apply)`;
+  $("#kernel-note").textContent = tr("js.own_note", {n: size});
 }
 
 function showOriginal(src, dataUrl) {
@@ -76,10 +77,10 @@ async function apply() {
     $("#result").src = r.image;
     $("#result").dataset.kernel = JSON.stringify(r.kernel);
     const k = r.kernel;
-    $("#result-caption").textContent = `filtered: ${lab.edited ? "your kernel" : label(lab.mask)} (${k.length}×${k[0].length})`;
-    $("#info").textContent = `${r.width}×${r.height} pixels · border ${r.border} · shown ${r.display === "rescale"
-      ? `rescaled from ${fmt(r.min)}..${fmt(r.max)} to black..white (signed edge values)` : "clipped to 0..1"} · ` +
-      `computed by cnnlab in ${fmt(r.ms)} ms`;
+    $("#result-caption").textContent = tr("js.filtered", {name: lab.edited ? tr("js.your_kernel") : label(lab.mask),
+                                                          rows: k.length, cols: k[0].length});
+    $("#info").textContent = tr("js.info", {w: r.width, h: r.height, border: label(r.border, "opt"), ms: fmt(r.ms),
+      shown: r.display === "rescale" ? tr("js.rescaled", {lo: fmt(r.min), hi: fmt(r.max)}) : tr("js.clipped")});
   } catch (e) {
     if (id === lab.request) showError($("#error"), e.message);
   } finally {
@@ -90,10 +91,11 @@ async function apply() {
 async function upload(file) {
   if (!file) return;
   showError($("#error"), "");
-  $("#info").textContent = `uploading ${file.name}…`;
+  $("#info").textContent = tr("js.uploading", {name: file.name});
   try {
     const r = await api("/api/upload", file, true);
-    const o = option($("#source"), r.id, `upload: ${file.name} (${r.width}×${r.height}${r.resized ? `, shrunk from ${r.original[0]}×${r.original[1]}` : ""})`);
+    const o = option($("#source"), r.id, tr("js.upload", {name: file.name, w: r.width, h: r.height,
+      shrunk: r.resized ? tr("js.shrunk", {w: r.original[0], h: r.original[1]}) : ""}));
     $("#source").value = o.value;
     showOriginal(r.id, r.image);
     await apply();
@@ -114,16 +116,16 @@ async function init() {
   lab.kernels = info.kernels;
   const mask = $("#mask");
   const lecture = document.createElement("optgroup");
-  lecture.label = "the lecture's masks";
+  lecture.label = tr("js.lecture_masks");
   for (const name of info.lecture) option(lecture, name, label(name));
   const more = document.createElement("optgroup");
-  more.label = "more";
+  more.label = tr("js.more");
   for (const name of Object.keys(info.kernels)) if (!info.lecture.includes(name)) option(more, name, label(name));
   mask.append(lecture, more);
-  option(mask, "custom", "your own (edit the grid)");
-  for (const b of info.borders) option($("#border"), b, b);
-  for (const d of info.displays) option($("#display"), d, d);
-  for (const s of info.samples) option($("#source"), s, `${s} (sample photograph)`);
+  option(mask, "custom", tr("js.custom"));
+  for (const b of info.borders) option($("#border"), b, label(b, "opt"));
+  for (const d of info.displays) option($("#display"), d, label(d, "opt"));
+  for (const s of info.samples) option($("#source"), s, tr("js.sample", {name: label(s, "opt")}));
   mask.value = info.lecture[0];
   chooseMask(info.lecture[0]);
   mask.addEventListener("change", () => {

@@ -9,8 +9,9 @@ Example:
 
 import numpy as np  # noqa: F401  (used by the doctest above)
 
-from cnnlab.tensor import Tensor, is_grad_enabled, no_grad, tensor
+from cnnlab.runtime import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from cnnlab.tensor import Tensor, tensor
 from cnnlab.functional.sizes import output_size
 
 __version__ = "0.1.0"
-__all__ = ["Tensor", "is_grad_enabled", "no_grad", "output_size", "tensor"]
+__all__ = ["Tensor", "enable_grad", "is_grad_enabled", "no_grad", "output_size", "set_grad_enabled", "tensor"]

@@ -8,6 +8,7 @@ and exit code 2, without a traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Callable
 
@@ -630,6 +631,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if os.environ.get("CNNLAB_MALLOC", "").lower() != "system":  # the opt-out of runtime.tune_allocator
+        from cnnlab.runtime import tune_allocator
+
+        tune_allocator()
     try:
         return int(args.run(args) or 0)
     except (ValueError, TypeError, OSError) as e:

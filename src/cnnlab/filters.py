@@ -58,8 +58,8 @@ from typing import Callable, Sequence
 import numpy as np
 
 import cnnlab.functional as F
-from cnnlab.functional import parallel
-from cnnlab.functional.parallel import run_chunks, scratch
+from cnnlab import runtime
+from cnnlab.runtime import run_chunks, scratch
 from cnnlab.tensor import Tensor, no_grad
 
 __all__ = [
@@ -422,9 +422,6 @@ def _source(n: int, before: int, after: int, mode: str) -> np.ndarray:
     return F.pad(index, (before, after), mode=mode, value=-1.0).numpy().astype(np.intp)
 
 
-_SLOT = 100  # our scratch buffer's slot: conv2d's own buffers use the small numbers
-
-
 class _Bands:
     """Horizontal bands of the padded wide image, built one at a time in a per-thread buffer.
 
@@ -448,7 +445,7 @@ class _Bands:
 
     def __call__(self, a: int, b: int) -> np.ndarray:
         """Padded rows a..b-1, (b - a, C*Wp), in this thread's scratch buffer (valid until its next call)."""
-        band = scratch((b - a, self.width), self.x.dtype, slot=_SLOT)
+        band = scratch("filters.band", (b - a, self.width), self.x.dtype)
         inner = band[:, self.inner]
         rows = self.rows[a:b]
         r0 = rows[0]
@@ -477,7 +474,7 @@ def _direct(bands: _Bands, k: np.ndarray, C: int, out: np.ndarray) -> None:
             band = Tensor(bands(a, b + KH - 1)[None, None])  # (1, 1, b-a+KH-1, C*Wp): the rows with their halo
             out[a:b] = F.conv2d(band, w, dilation=(1, C)).numpy()[0, 0]  # (b-a, C*W)
 
-    run_chunks(len(starts), parallel.CHUNK_BYTES, work)  # one band per task: idle cores pick up the next one
+    run_chunks(len(starts), runtime.CHUNK_BYTES, work)  # one band per task: idle cores pick up the next one
 
 
 def _fft(bands: _Bands, k: np.ndarray, C: int, out: np.ndarray) -> None:
@@ -499,7 +496,7 @@ def _fft(bands: _Bands, k: np.ndarray, C: int, out: np.ndarray) -> None:
             y = np.fft.irfft2(np.fft.rfft2(bands(a, b + KH - 1), s=(fh, fw)) * kf, s=(fh, fw))  # (fh, fw)
             out[a:b] = y[KH - 1:KH - 1 + b - a, skip:skip + WC]  # the part no wrap-around reached
 
-    run_chunks(len(starts), parallel.CHUNK_BYTES, work)  # one band per task
+    run_chunks(len(starts), runtime.CHUNK_BYTES, work)  # one band per task
 
 
 def apply(image: np.ndarray, kernel: np.ndarray | str, border: str = "reflect", method: str = "auto") -> np.ndarray:

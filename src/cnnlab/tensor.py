@@ -13,52 +13,11 @@ to its inputs, never back.
 
 from __future__ import annotations
 
-import functools
 from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-_grad_enabled = True
-
-
-def is_grad_enabled() -> bool:
-    """Whether operations are being recorded for backward."""
-    return _grad_enabled
-
-
-class no_grad:
-    """Context manager and decorator that stops graph recording, like ``torch.no_grad``.
-
-    As torch's, it decorates with or without parentheses (``@no_grad()``, ``@no_grad``).
-
-    Example:
-        >>> x = Tensor([1.0, 2.0], requires_grad=True)
-        >>> with no_grad():
-        ...     y = x * 2
-        >>> y.requires_grad
-        False
-    """
-
-    def __new__(cls, fn=None):
-        self = super().__new__(cls)
-        return self if fn is None else self(fn)
-
-    def __enter__(self) -> None:
-        global _grad_enabled
-        self._prev = _grad_enabled
-        _grad_enabled = False
-
-    def __exit__(self, *exc: Any) -> None:
-        global _grad_enabled
-        _grad_enabled = self._prev
-
-    def __call__(self, fn):
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            with no_grad():
-                return fn(*args, **kwargs)
-
-        return wrapper
+from cnnlab.runtime import enable_grad, is_grad_enabled, no_grad, observed_op, set_grad_enabled  # noqa: F401  (re-exported)
 
 
 class Function:
@@ -87,7 +46,7 @@ class Function:
         """
         ctx = cls()
         parents = tuple(a if isinstance(a, Tensor) and a.requires_grad else None for a in args)
-        record = _grad_enabled and any(p is not None for p in parents)
+        record = is_grad_enabled() and any(p is not None for p in parents)
         ctx.needs_input_grad = tuple(p is not None and record for p in parents)
         out = ctx.forward(*(a.data if isinstance(a, Tensor) else a for a in args), **kwargs)
         extra = ()
@@ -98,7 +57,9 @@ class Function:
             result.requires_grad = True
             result._ctx = ctx
             ctx.parents = parents
-        return (result, *extra) if extra else result
+        out = (result, *extra) if extra else result
+        observed_op(ctx, args, out)
+        return out
 
 
 def _as_array(data: Any, dtype: Any) -> np.ndarray:

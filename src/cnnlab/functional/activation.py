@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from cnnlab.functional.parallel import run_chunks
+from cnnlab.runtime import run_chunks
 from cnnlab.tensor import Function, Tensor
 
 

@@ -4,7 +4,10 @@ The lecture's picture: a filter slides over the (padded) image, and each output 
 the dot product of the filter with the patch under it. Here that is im2col + GEMM: the
 patches of a chunk of images are copied side by side (``cols``, shape
 ``(C, KH, KW, n, OH, OW)``) and one matrix product per group with the flattened filters
-gives all output pixels of the chunk at once. Chunks bound the extra memory (``parallel.CHUNK_BYTES``).
+gives all output pixels of the chunk at once. Chunks bound the extra memory (``runtime.CHUNK_BYTES``).
+
+Scratch buffers (per thread, see ``runtime.scratch``): ``conv.cols`` holds the im2col side
+of a chunk's GEMM, ``conv.outs`` the output-channel side, ``conv.planes`` col2im's phases.
 
 Three kernels cover everything, each a few lines:
 
@@ -23,7 +26,7 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from cnnlab.functional.parallel import KEEP_BYTES, chunks, copyto, run_chunks, scratch
+from cnnlab.runtime import KEEP_BYTES, chunks, copyto, run_chunks, scratch
 from cnnlab.functional.sizes import IntPair, _pair, output_size, same_padding
 from cnnlab.tensor import Function, Tensor
 
@@ -77,7 +80,7 @@ def _gather(patches: np.ndarray, lo: int, hi: int) -> np.ndarray:
     Putting the batch next to the pixels makes one GEMM per group cover the whole chunk.
     """
     N, C, KH, KW, OH, OW = patches.shape
-    cols = scratch((C, KH, KW, hi - lo, OH, OW), patches.dtype)
+    cols = scratch("conv.cols", (C, KH, KW, hi - lo, OH, OW), patches.dtype)
     copyto(cols, patches[lo:hi].transpose(1, 2, 3, 0, 4, 5))
     return cols
 
@@ -87,7 +90,7 @@ def _channels_first(a: np.ndarray, lo: int, hi: int) -> np.ndarray:
     N, C, H, W = a.shape
     if hi - lo == 1:
         return a[lo].reshape(C, H * W)
-    out = scratch((C, hi - lo, H * W), a.dtype, slot=1)
+    out = scratch("conv.outs", (C, hi - lo, H * W), a.dtype)
     copyto(out, a[lo:hi].reshape(hi - lo, C, H * W).transpose(1, 0, 2))
     return out.reshape(C, -1)
 
@@ -120,7 +123,7 @@ def _conv(x, w, bias, stride: IntPair, pads: Pads, dilation: IntPair, groups: in
         else:
             copyto(kept[:, :, :, lo:hi], patches[lo:hi].transpose(1, 2, 3, 0, 4, 5))
             cols = kept[:, :, :, lo:hi].reshape(G, K, n * L)  # a view: rows of N*L, n*L of them used
-        out = _gemm(wg, cols, y[lo].reshape(G, O // G, L) if n == 1 else scratch((G, O // G, n * L), x.dtype, slot=1))
+        out = _gemm(wg, cols, y[lo].reshape(G, O // G, L) if n == 1 else scratch("conv.outs", (G, O // G, n * L), x.dtype))
         if bias is not None:
             out += bias.reshape(G, O // G, 1)
         if n > 1:
@@ -155,12 +158,12 @@ def _conv_adjoint(y, w, stride: IntPair, pads: Pads, dilation: IntPair, groups: 
     x = np.empty((N, C, H, W), y.dtype)
     for lo, hi in chunks(N, (C * KH * KW + O) * Lw * y.itemsize):
         n = hi - lo
-        g = scratch((O, n, OH, Wq), y.dtype, slot=1)
+        g = scratch("conv.outs", (O, n, OH, Wq), y.dtype)
         g[..., OW:] = 0
         copyto(g[..., :OW], y[lo:hi].transpose(1, 0, 2, 3))  # (O, n, OH, OW), wide with zero columns
-        cols = _gemm(wt, g.reshape(G, O // G, n * Lw), scratch((G, K, n * Lw), y.dtype))
+        cols = _gemm(wt, g.reshape(G, O // G, n * Lw), scratch("conv.cols", (G, K, n * Lw), y.dtype))
         cols = cols.reshape(C, KH, KW, n, Lw)
-        planes = scratch((C, n, sh, sw, Hq * Wq), y.dtype, slot=2)
+        planes = scratch("conv.planes", (C, n, sh, sw, Hq * Wq), y.dtype)
 
         def col2im(c0: int, c1: int) -> None:
             p = planes[c0:c1]

@@ -26,7 +26,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from cnnlab.functional.parallel import run_chunks
+from cnnlab.runtime import run_chunks
 from cnnlab.functional.sizes import IntPair, _pair, output_size
 from cnnlab.tensor import Function, Tensor
 

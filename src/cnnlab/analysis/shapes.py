@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from cnnlab.functional.sizes import output_size, same_padding
+from cnnlab.functional.sizes import check_fits, output_size, resolve_padding, same_padding
 
 __all__ = [
     "LayerSpec", "SizeExplanation", "Stage", "explain", "explain_same_padding", "output_size",
@@ -130,10 +130,7 @@ def explain(
     input, kernel_size = _int(input, "input size", op, 1), _int(kernel_size, "kernel size", op, 1)
     stride, dilation = _int(stride, "stride", op, 1), _int(dilation, "dilation", op, 1)
     output_padding = _int(output_padding, "output_padding", op, 0)
-    pair = (padding, padding) if isinstance(padding, numbers.Integral) else tuple(padding)  # type: ignore[arg-type]
-    if len(pair) != 2:
-        raise TypeError(f"{op}: padding must be an int or a (before, after) pair (got {padding!r})")
-    before, after = (_int(p, "padding", op, 0) for p in pair)
+    (before, after), _ = resolve_padding(op, (padding, padding), asymmetric=True, strings=False)
     N, F, S, D = input, kernel_size, stride, dilation
     span = D * (F - 1) + 1
     pad_text = "0" if before == after == 0 else (str(2 * before) if before == after else f"{before} + {after}")
@@ -165,9 +162,7 @@ def explain(
         return e
 
     padded = N + before + after
-    if span > padded:
-        raise ValueError(f"{op}: kernel {F}" + (f" (dilation {D}, span {span})" if D != 1 else "")
-                         + f" is larger than the padded input {N} + {before + after} = {padded}")
+    check_fits(op, (N,), (F,), (D,), ((before, after),), axes=(axis,))
     O = output_size(N, F, S, (before, after), D, ceil_mode=ceil_mode)
     quotient = Fraction(padded - span, S)
     exact = quotient.denominator == 1
@@ -387,14 +382,11 @@ def walk(input: tuple[int, int, int], layers: list[LayerSpec] | str, strict: boo
                 raise ValueError(f"{op}: groups={s.groups} must divide the {D} input channels")
             if s.kind in ("conv", "tconv") and s.channels % s.groups:  # type: ignore[operator]
                 raise ValueError(f"{op}: groups={s.groups} must divide the {s.channels} output channels")
-            pads: list[Any] = [s.padding, s.padding]
-            if s.padding == "valid":
-                pads = [0, 0]
-            elif s.padding == "same":
-                pads = [same_padding(n, k, st, s.dilation) for n, k, st in zip((H, W), s.kernel, s.stride)]
+            dil = s.dilation if s.kind in ("conv", "tconv") else 1
+            pads = resolve_padding(op, s.padding, (H, W), s.kernel, s.stride, (dil, dil))
+            if s.padding == "same":
                 note = f"'same' padding {pads[0][0]}+{pads[0][1]} (rows), {pads[1][0]}+{pads[1][1]} (columns)"
             kw = dict(transposed=s.kind == "tconv", output_padding=s.output_padding, strict=strict, op=op)
-            dil = s.dilation if s.kind in ("conv", "tconv") else 1
             ex_h = explain(H, s.kernel[0], s.stride[0], pads[0], dil, axis="rows", **kw)  # type: ignore[arg-type]
             ex_w = explain(W, s.kernel[1], s.stride[1], pads[1], dil, axis="columns", **kw)  # type: ignore[arg-type]
             W, H = ex_w.output, ex_h.output
@@ -464,18 +456,8 @@ def explain_2d(
         ((1, 1), 7, 'P = ((O - 1)S - (N - F))/2 = ((7 - 1)*1 - (7 - 3))/2 = (6 - 4)/2 = 1')
     """
     H, W = input
-    same = None
-    if isinstance(padding, str):
-        if padding == "valid":
-            pads: list[Any] = [0, 0]
-        elif padding == "same" and not transposed:
-            worked = [explain_same_padding(n, kernel_size, stride, dilation) for n in (H, W)]
-            pads, same = [p for p, _ in worked], [t for _, t in worked]
-        else:
-            raise ValueError(f"{op}: padding must be a non-negative int" + ("" if transposed else ", 'same' or 'valid'")
-                             + f" (got {padding!r})")
-    else:
-        pads = [padding, padding]
+    pads = resolve_padding(op, padding, (H, W), (kernel_size,) * 2, (stride,) * 2, (dilation,) * 2, strings=not transposed)
+    same = [explain_same_padding(n, kernel_size, stride, dilation)[1] for n in (H, W)] if padding == "same" else None
     kw = dict(transposed=transposed, output_padding=output_padding, ceil_mode=ceil_mode, strict=strict, op=op)
     return {"height": explain(H, kernel_size, stride, pads[0], dilation, axis="rows", **kw),  # type: ignore[arg-type]
             "width": explain(W, kernel_size, stride, pads[1], dilation, axis="columns", **kw),  # type: ignore[arg-type]

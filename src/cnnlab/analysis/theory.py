@@ -32,10 +32,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from cnnlab.functional.conv import Pads, _resolve_padding, conv2d, conv_transpose2d
+from cnnlab.functional.conv import conv2d, conv_transpose2d
 from cnnlab.functional.padding import pad
 from cnnlab.functional.pool import avg_pool2d, max_pool2d
-from cnnlab.functional.sizes import _pair, output_size, same_padding
+from cnnlab.functional.sizes import Pads, _pair, check_fits, output_size, resolve_padding
 from cnnlab.tensor import Tensor, no_grad
 
 __all__ = [
@@ -167,11 +167,10 @@ def conv_matrix(
     if min(H, W, *s, *d) <= 0:
         raise ValueError(f"{op}: input size, stride and dilation must be positive (got {(H, W)}, {s}, {d})")
     O, Cg, KH, KW = w.shape
-    pads = _resolve_padding(op, padding, (H, W), (KH, KW), s, d)
+    pads = resolve_padding(op, padding, (H, W), (KH, KW), s, d)
+    check_fits(op, (H, W), (KH, KW), d, pads, context=f"input {H}x{W}, padding {pads}")
     OH = output_size(H, KH, s[0], pads[0], d[0])
     OW = output_size(W, KW, s[1], pads[1], d[1])
-    if min(OH, OW) <= 0:
-        raise ValueError(f"{op}: kernel {KH}x{KW} (dilation {d}) is larger than the padded input {H}x{W} (padding {pads})")
     o, c, kh, kw, oh, ow = np.ix_(np.arange(O), np.arange(Cg), np.arange(KH), np.arange(KW), np.arange(OH), np.arange(OW))
     ih = oh * s[0] - pads[0][0] + kh * d[0]  # the input row each tap reads
     iw = ow * s[1] - pads[1][0] + kw * d[1]
@@ -304,10 +303,8 @@ def connectivity(
     s, d = _pair(stride, "stride", op), _pair(dilation, "dilation", op)
     if isinstance(groups, bool) or not isinstance(groups, int) or groups <= 0 or C % groups or out_channels % groups:
         raise ValueError(f"{op}: groups must divide the {C} input and {out_channels} output channels (got {groups!r})")
-    pads = _resolve_padding(op, padding, (H, W), kernel, s, d)
-    for n, k, dd, (p0, p1) in zip((H, W), kernel, d, pads):
-        if dd * (k - 1) + 1 > n + p0 + p1:
-            raise ValueError(f"{op}: kernel {kernel} (dilation {d}) is larger than the padded input {H}x{W} (padding {pads})")
+    pads = resolve_padding(op, padding, (H, W), kernel, s, d)
+    check_fits(op, (H, W), kernel, d, pads, context=f"input {H}x{W}, padding {pads}")
     connections, out_shape = _connections((C, H, W), out_channels, kernel, s, pads, d, groups)
     m, n, k = C * H * W, int(np.prod(out_shape)), C // groups * kernel[0] * kernel[1]
     conv = Conv2d(C, out_channels, kernel, stride=s, dilation=d, groups=groups, bias=bias, generator=0)
@@ -543,7 +540,7 @@ def equivariance(
         if w.ndim != 4 or w.shape[1] != C:
             raise ValueError(f"{op}: kernel {name!r} must be (C_out, {C}, KH, KW) (got shape {w.shape})")
         KH, KW = w.shape[2:]
-        (pt, pb), (pl, pr) = same_padding(H, KH), same_padding(W, KW)
+        (pt, pb), (pl, pr) = resolve_padding(op, "same", (H, W), (KH, KW))
         reach = max(pt, pb, pl, pr)
 
         def f_zero(a: np.ndarray) -> np.ndarray:

@@ -28,6 +28,7 @@ import numpy as np
 import cnnlab.functional as F
 from cnnlab import filters
 from cnnlab.analysis.shapes import explain_2d
+from cnnlab.nn.hooks import record_outputs
 from cnnlab.tensor import Tensor, no_grad
 
 MAX_UPLOAD_BYTES = 10 * 2**20  # an upload's body
@@ -221,10 +222,9 @@ class Explorer:
         self._uploads: OrderedDict[str, np.ndarray] = OrderedDict()
         self._samples: dict[str, np.ndarray] = {}
         self._lock = threading.Lock()  # the images
-        self._model_lock = threading.Lock()  # one forward at a time: the hooks record into one list
+        self._model_lock = threading.Lock()  # the digit model is loaded once
         self._model: Any = None
         self.info: dict[str, Any] = {}  # the digit model's name, epoch and test accuracy, once loaded
-        self._captured: list[tuple[str, str, np.ndarray]] = []
 
     # --- images -------------------------------------------------------------------------
     def upload(self, data: bytes) -> dict[str, Any]:
@@ -312,17 +312,11 @@ class Explorer:
             model, info = load_model(self.checkpoint)
         self.info = {"model": info["model"], "epoch": info["epoch"],
                      "test_acc": (info.get("history") or {}).get("test_acc", [None])[-1]}
-        for name, module in model.named_modules():
-            if name and not module._modules:  # the leaves: every layer that computes something
-                module.register_forward_hook(
-                    lambda m, args, out, name=name: self._captured.append((name, type(m).__name__, out.numpy()[0].copy())))
         try:
             with no_grad():
                 logits = model(Tensor(np.zeros((1, 1, 28, 28), np.float32)))
         except (ValueError, TypeError) as e:
             raise ValueError(f"the digit lab needs a model taking 28x28 grayscale digits: {e}") from None
-        finally:
-            self._captured.clear()
         if logits.shape != (1, 10):
             raise ValueError(f"the digit lab needs a model with 10 outputs, one per digit (got {logits.shape[1:]})")
         return model
@@ -354,13 +348,11 @@ class Explorer:
         except ValueError:
             raise BadRequest("the canvas is empty: draw a digit") from None
         model = self.model()
-        with self._model_lock, no_grad():
-            self._captured.clear()
+        with no_grad(), record_outputs(model) as outputs:  # every leaf layer, this request's forward only
             logits = model(Tensor(_normalize(digit[None, None])))  # (1, 10)
-            probs = F.softmax(logits, dim=1).numpy()[0]
-            layers = [{"name": name, "type": kind, "shape": list(out.shape),
-                       "min": float(out.min()), "max": float(out.max()), "values": _rounded(out, 3)}
-                      for name, kind, out in self._captured]
-            self._captured.clear()
+        probs = F.softmax(logits, dim=1).numpy()[0]
+        layers = [{"name": name, "type": type(m).__name__, "shape": list(out.shape[1:]),
+                   "min": float(out.numpy()[0].min()), "max": float(out.numpy()[0].max()),
+                   "values": _rounded(out.numpy()[0], 3)} for name, m, out in outputs]
         return {"prediction": int(probs.argmax()), "probabilities": _rounded(probs, 5), "digit": _rounded(digit, 3),
                 "layers": layers, "model": self.info, "ms": round((time.perf_counter() - began) * 1000, 2)}

@@ -78,10 +78,9 @@ DIRECT_PER_MAC = 1.0e-9  # direct: per pixel, channel and kernel tap
 DIRECT_PER_PIXEL = 2e-9  # direct: per pixel and channel (band assembly, copies, calls)
 FFT_PER_POINT = 2.0e-9  # FFT: per transform point and log2(points), forward and inverse together
 SAMPLES = ("camera", "astronaut")
-MAX_KERNEL_FILE = 1 << 20
+MAX_KERNEL_FILE = 1 << 20  # bytes: a kernel file is a few numbers; anything bigger is refused unread
 
 
-# --- kernels ------------------------------------------------------------------------------
 def _size(op: str, k: object) -> int:
     if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k <= 0:
         raise ValueError(f"{op}: k must be a positive int (got {k!r})")
@@ -257,7 +256,6 @@ KERNELS: dict[str, Callable[..., np.ndarray]] = {
 LECTURE = ("box", "gaussian", "sharpen", "horizontal_edge", "vertical_edge", "motion")  # figure (a), in order
 
 
-# --- kernels from text --------------------------------------------------------------------
 def _number(token: str, where: str) -> float:
     try:
         if "/" in token:  # the lecture writes its box as 1/9
@@ -364,7 +362,6 @@ def get_kernel(spec: str, **params: float) -> np.ndarray:
                      f"a matrix such as '0,-1,0;-1,5,-1;0,-1,0', or a text/CSV file")
 
 
-# --- applying them ------------------------------------------------------------------------
 def _check_kernel(kernel: object) -> np.ndarray:
     if isinstance(kernel, str):
         return get_kernel(kernel)
@@ -596,7 +593,6 @@ def to_uint8(image: np.ndarray, mode: str = "clip") -> np.ndarray:
     return clip(image)
 
 
-# --- the lecture's figure (a) -------------------------------------------------------------
 def sample(name: str = "camera") -> np.ndarray:
     """One of the embedded photographs as floats in [0, 1] (see ``data/samples/NOTICE.md``).
 

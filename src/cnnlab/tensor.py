@@ -109,7 +109,6 @@ class Tensor:
         if requires_grad:
             self.requires_grad_(True)
 
-    # --- basic properties -------------------------------------------------------------
     @property
     def shape(self) -> tuple[int, ...]:
         return self.data.shape
@@ -183,7 +182,6 @@ class Tensor:
     def double(self) -> "Tensor":
         return self.to(np.float64)
 
-    # --- the graph walk ---------------------------------------------------------------
     def backward(self, grad: Any = None, retain_graph: bool = False) -> None:
         """Accumulate d(self)/d(leaf) into ``leaf.grad`` for every leaf that requires it.
 
@@ -257,7 +255,6 @@ class Tensor:
                 stack.extend((p, False) for p in t._ctx.parents if p is not None and id(p) not in expanded)
         return order
 
-    # --- arithmetic (broadcasting; gradients are summed back to each operand's shape) ---
     def __add__(self, other):
         return _ops.Add.apply(self, _wrap(other, self))
 
@@ -345,7 +342,6 @@ class Tensor:
     def matmul(self, other):
         return self @ other
 
-    # --- reductions -------------------------------------------------------------------
     def sum(self, dim: int | Sequence[int] | None = None, keepdim: bool = False):
         return _ops.Sum.apply(self, dim=_dims(dim, self.ndim), keepdim=keepdim)
 
@@ -365,7 +361,6 @@ class Tensor:
             return Tensor(np.asarray(self.data.argmax()))
         return Tensor(self.data.argmax(axis=dim, keepdims=keepdim))
 
-    # --- shape ------------------------------------------------------------------------
     def reshape(self, *shape):
         shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
         return _ops.Reshape.apply(self, shape=shape)

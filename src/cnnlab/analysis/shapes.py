@@ -221,7 +221,6 @@ def explain_same_padding(input: int, kernel_size: int, stride: int = 1, dilation
     return (before, after), text
 
 
-# --- sizes and layer chains ----------------------------------------------------------------
 def parse_size(text: str, op: str = "shape") -> tuple[int, int, int]:
     """``'32x32x3'`` -> ``(32, 32, 3)``: W x H x D as the lecture writes it; ``'7'`` is 7x7x1.
 
@@ -402,7 +401,6 @@ def walk(input: tuple[int, int, int], layers: list[LayerSpec] | str, strict: boo
     return stages
 
 
-# --- text for people (the CLI prints these) ---------------------------------------------------
 def render_explain(height: SizeExplanation, width: SizeExplanation | None = None) -> str:
     """The working for one axis, or for height and width when they differ."""
     if width is None or (width.input, width.kernel_size, width.stride, width.padding, width.dilation) == \

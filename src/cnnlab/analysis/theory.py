@@ -51,7 +51,6 @@ def _array(x: Any) -> np.ndarray:
     return x.data if isinstance(x, Tensor) else np.asarray(x)
 
 
-# --- convolution as a matrix -----------------------------------------------------------------
 @dataclass
 class ConvMatrix:
     """The matrix ``M`` with ``conv2d(x).ravel() == M @ x.ravel()`` for one image, kept sparse.
@@ -250,7 +249,6 @@ def _conv_transpose_ref(m: ConvMatrix, w: np.ndarray, y: np.ndarray) -> np.ndarr
     return x.grad.data[0]  # type: ignore[union-attr]
 
 
-# --- sparse interaction and parameter sharing --------------------------------------------------
 def _connections(input_size: tuple[int, int, int], out_channels: int, kernel: tuple[int, int], stride: Any,
                  pads: Pads, dilation: Any, groups: int) -> tuple[int, tuple[int, int, int]]:
     """Input-output pairs a conv connects (padding excluded), counted by conv2d itself on ones."""
@@ -320,7 +318,6 @@ def connectivity(
             "layers": layers}
 
 
-# --- the lecture's edge-detection example ------------------------------------------------------
 # The lecture's own figures (cnn-theory-lecture.txt, lines 557-564), checked by edge_detection().
 LECTURE_EDGE_CLAIMS = (
     {"what": "output size (W x H)", "lecture": "319 x 280", "value": (319, 280), "kind": "exact"},
@@ -401,7 +398,6 @@ def edge_detection(height: int = 280, width: int = 320, image: np.ndarray | None
     }
 
 
-# --- equivariance --------------------------------------------------------------------------
 def _shift(x: np.ndarray, dy: int, dx: int) -> np.ndarray:
     """Translate the last two axes by (dy, dx), filling with zeros."""
     H, W = x.shape[-2:]
@@ -571,7 +567,6 @@ def equivariance(
     return {"kernels": descriptions, "images": list(x.shape), "rows": rows}
 
 
-# --- pooling's local invariance ------------------------------------------------------------------
 def mnist_digits(n: int = 500) -> np.ndarray:
     """The first ``n`` test digits of the embedded MNIST subset, (n, 1, 28, 28) float64 in [0, 1]."""
     from cnnlab.data import mnist5k
@@ -626,7 +621,6 @@ def pooling_invariance(
     return {"images": list(x.shape), "sizes": list(sizes), "rows": rows}
 
 
-# --- text for people (the CLI prints these) ---------------------------------------------------
 def _table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
     fmt = lambda r: "  ".join(str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in enumerate(zip(r, widths))).rstrip()  # noqa: E731

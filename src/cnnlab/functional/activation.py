@@ -39,7 +39,6 @@ def _check_dim(op: str, dim: Any, ndim: int) -> int:
     return int(dim) % n
 
 
-# --- erf -----------------------------------------------------------------------------------
 _SQRT_PI = math.sqrt(math.pi)
 _ERF_SPLIT = 2.0  # the series serves |x| below this, the continued fraction above
 _ERF_ONE = {np.dtype(np.float64): (6.0, 40), np.dtype(np.float32): (4.0, 10)}  # (erf is +-1 beyond, CF terms)
@@ -85,7 +84,6 @@ def _erf(x: np.ndarray) -> np.ndarray:
     return out
 
 
-# --- ReLU family ---------------------------------------------------------------------------
 class ReLU(Function):
     """max(x, 0) in slices of the flattened array on all cores; the mask of the kept elements is saved."""
 
@@ -143,7 +141,6 @@ class ELU(Function):
         return np.where(self.pos, g, g * self.alpha * np.exp(self.neg))
 
 
-# --- smooth activations --------------------------------------------------------------------
 _SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
 _GELU_KAPPA = 0.044715
 
@@ -188,7 +185,6 @@ class Tanh(Function):
         return g * (1 - self.out * self.out)
 
 
-# --- softmax -------------------------------------------------------------------------------
 def _shifted(x: np.ndarray, dim: int) -> np.ndarray:
     """x minus its maximum along dim, so that exp cannot overflow (empty slices allowed)."""
     return x - x.max(axis=dim, keepdims=True, initial=-np.inf)
@@ -218,7 +214,6 @@ class LogSoftmax(Function):
         return g - np.exp(self.out) * g.sum(axis=self.dim, keepdims=True)
 
 
-# --- the public functions ------------------------------------------------------------------
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
     """Rectified linear unit, ``max(x, 0)``; the gradient at 0 is 0, as in PyTorch.
 

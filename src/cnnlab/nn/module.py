@@ -275,7 +275,6 @@ class Module:
                 return
         object.__delattr__(self, name)
 
-    # --- traversal ----------------------------------------------------------------------
     def named_modules(self, memo: set | None = None, prefix: str = "", remove_duplicate: bool = True) -> Iterator[tuple[str, "Module"]]:
         """This module and every sub-module, depth first, with dotted names ('' for self)."""
         if memo is None:
@@ -345,7 +344,6 @@ class Module:
         fn(self)
         return self
 
-    # --- modes, gradients, dtype --------------------------------------------------------
     def train(self, mode: bool = True) -> "Module":
         if not isinstance(mode, bool):
             raise ValueError(f"train: mode is expected to be a bool (got {mode!r})")
@@ -395,7 +393,6 @@ class Module:
     def double(self) -> "Module":
         return self.to(np.float64)
 
-    # --- state_dict -----------------------------------------------------------------------
     def state_dict(self, destination: dict | None = None, prefix: str = "", keep_vars: bool = False) -> "OrderedDict[str, Tensor]":
         """Every parameter and persistent buffer by dotted name, in PyTorch's order and naming.
 
@@ -453,7 +450,6 @@ class Module:
             own[key].data[...] = value  # in place: optimizers and views keep seeing the same array
         return IncompatibleKeys(missing, unexpected)
 
-    # --- repr -----------------------------------------------------------------------------
     def extra_repr(self) -> str:
         """The layer's own settings for ``repr``, one line; only non-default ones, as PyTorch."""
         return ""

@@ -110,7 +110,6 @@ def _rounded(a: np.ndarray, digits: int = 4) -> list:
     return np.round(a.astype(np.float64), digits).tolist()
 
 
-# --- the convolution playground -----------------------------------------------------------
 def conv(params: Any) -> dict[str, Any]:
     """One convolution (or transposed convolution) of a small square input, step by step.
 
@@ -183,7 +182,6 @@ def conv(params: Any) -> dict[str, Any]:
             "unread": e.unread, "unwritten": e.unwritten}
 
 
-# --- the filter lab -----------------------------------------------------------------------
 def kernels() -> dict[str, Any]:
     """The masks (with their default parameters) and the choices the filter lab offers."""
     return {"kernels": {name: fn().tolist() for name, fn in filters.KERNELS.items()},
@@ -226,7 +224,6 @@ class Explorer:
         self._model: Any = None
         self.info: dict[str, Any] = {}  # the digit model's name, epoch and test accuracy, once loaded
 
-    # --- images -------------------------------------------------------------------------
     def upload(self, data: bytes) -> dict[str, Any]:
         """Decode an uploaded file (any format Pillow reads), keep it, answer its id and a preview."""
         from cnnlab.data.transforms import resize
@@ -294,7 +291,6 @@ class Explorer:
                 "height": result.shape[0], "kernel": kernel.tolist(), "border": border, "display": display,
                 "min": float(colour.min()), "max": float(colour.max()), "ms": round(ms, 2)}
 
-    # --- digits -------------------------------------------------------------------------
     def model(self) -> Any:
         """The digit model, loaded on first use, with a hook on every layer."""
         with self._model_lock:

@@ -234,7 +234,6 @@ def _html(sections: list[_Section], total: float) -> str:
             f'<nav><ol>{nav}</ol></nav>{body}</body></html>')
 
 
-# --- the parts of the lecture -------------------------------------------------------------
 def _filtering(page: _Page, s: _Section) -> None:
     from cnnlab import filters
 

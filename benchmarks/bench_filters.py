@@ -23,8 +23,9 @@ import numpy as np
 import scipy
 import scipy.ndimage as ndi
 
+import cnnlab.runtime
 from cnnlab import filters
-from cnnlab.functional.parallel import WORKERS
+from cnnlab.runtime import WORKERS
 
 try:
     import cv2
@@ -67,6 +68,7 @@ def main() -> None:
     p.add_argument("--size", type=int, default=2048, help="image height and width (default 2048)")
     p.add_argument("--kernels", type=int, nargs="+", default=[3, 5, 15, 31], help="kernel sides")
     args = p.parse_args()
+    cnnlab.runtime.tune_allocator()  # keep freed memory in the heap, as the cnnlab command does
 
     rng = np.random.default_rng(0)
     images = {

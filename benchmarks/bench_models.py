@@ -121,6 +121,7 @@ def main() -> None:
     parser.add_argument("--only", help="run the cases whose name contains this (case-insensitive)")
     parser.add_argument("--memory", action="store_true", help=argparse.SUPPRESS)  # the child process
     args = parser.parse_args()
+    cnnlab.runtime.tune_allocator()  # keep freed memory in the heap, as the cnnlab command does
     if args.memory:
         memory()
         return

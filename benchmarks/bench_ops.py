@@ -71,6 +71,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--only", default="", help="run only cases whose name contains this")
     args = parser.parse_args()
+    cnnlab.runtime.tune_allocator()  # keep freed memory in the heap, as the cnnlab command does
     print(f"torch {torch.__version__} ({torch.get_num_threads()} threads), numpy {np.__version__}, "
           f"cnnlab {cnnlab.__version__}; float32, median of {args.repeat}, the two sides in turns")
     header = f"{'case':36s} {'fwd ms':>8s} {'torch':>8s} {'ratio':>6s} {'f+b ms':>8s} {'torch':>8s} {'ratio':>6s} {'extra MB':>9s}"

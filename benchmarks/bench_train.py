@@ -39,6 +39,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--optimizer", choices=("adamw", "sgd"), default="adamw")
     args = parser.parse_args()
+    cnnlab.runtime.tune_allocator()  # keep freed memory in the heap, as the cnnlab command does
     rng = np.random.default_rng(0)
     x = rng.random((64, 1, 28, 28), dtype=np.float32)
     y = rng.integers(0, 10, 64)

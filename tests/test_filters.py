@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from cnnlab import filters
 from cnnlab.cli import main
-from cnnlab.functional import parallel
+from cnnlab import runtime
 from cnnlab.imageio import read_image, write_image
 
 ndi = pytest.importorskip("scipy.ndimage")
@@ -395,7 +395,7 @@ def _extra_peak(fn) -> int:
 @pytest.mark.parametrize("method, k", [("direct", filters.sharpen()), ("fft", filters.gaussian(31, 5.0))])
 def test_memory_is_bounded_by_bands(method, k, monkeypatch):
     """Extra memory does not grow with the image: bands, not a padded copy or an im2col of it all."""
-    monkeypatch.setattr(parallel, "WORKERS", 1)  # one thread: peaks that do not depend on scheduling
+    monkeypatch.setattr(runtime, "WORKERS", 1)  # one thread: peaks that do not depend on scheduling
     short, tall = photo((600, 1000, 3), dtype=np.float32), photo((2400, 1000, 3), dtype=np.float32)
     filters.apply(short, k, method=method)  # the per-thread scratch buffers exist from here on
     small, large = _extra_peak(lambda: filters.apply(short, k, method=method)), _extra_peak(lambda: filters.apply(tall, k, method=method))

@@ -142,5 +142,5 @@ def test_errors(monkeypatch):
     with pytest.raises(AttributeError, match=r"from_torch: torch.fft has no cnnlab equivalent"):
         from_torch(Odd())(cnnlab.Tensor(np.ones(2)))
     monkeypatch.setitem(sys.modules, "torch", None)
-    with pytest.raises(ImportError, match=r"need PyTorch: pip install 'cnnlab\[interop\]'"):
+    with pytest.raises(ImportError, match=r"need PyTorch: pip install 'cnnlab\[torch\]'"):
         to_torch(nn.ReLU())

@@ -12,7 +12,8 @@ Example:
 
 import numpy as np  # noqa: F401  (used by the doctest above)
 
-from cnnlab.tensor import Tensor, is_grad_enabled, no_grad
+from cnnlab.runtime import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from cnnlab.tensor import Tensor
 from cnnlab.functional.sizes import output_size
 from cnnlab.devices import device
 from cnnlab.random import Generator, default_generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
@@ -25,11 +26,11 @@ from cnnlab.io import load, save
 
 __version__ = "0.1.0"
 __all__ = [
-    "Generator", "Tensor", "arange", "bool", "cat", "default_generator", "device", "double", "empty",
+    "Generator", "Tensor", "arange", "bool", "cat", "default_generator", "device", "double", "empty", "enable_grad",
     "empty_like", "eye", "float", "float16", "float32", "float64", "from_numpy", "from_torch", "full", "full_like",
     "get_default_dtype", "get_rng_state", "half", "initial_seed", "int", "int8", "int16", "int32", "int64",
     "is_grad_enabled", "linspace", "load", "long", "manual_seed", "no_grad", "ones", "ones_like", "output_size",
-    "rand", "rand_like", "randint", "randint_like", "randn", "randn_like", "save", "seed", "set_rng_state", "short",
+    "rand", "rand_like", "randint", "randint_like", "randn", "randn_like", "save", "seed", "set_grad_enabled", "set_rng_state", "short",
     "stack", "tensor", "to_torch", "uint8", "zeros", "zeros_like",
 ]
 

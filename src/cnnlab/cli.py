@@ -141,23 +141,23 @@ def _train(args: argparse.Namespace) -> int:
             raise ValueError(f"--out {out} already holds a training run: continue it with --resume {out}, "
                              "or replace it with --overwrite")
     bar = None
+    steps = epochs = 0  # of the run, known from its "start" event
     began = time.perf_counter()
     saved: list[int] = []
     started = False
 
     def show(event: str, info: dict) -> None:
-        nonlocal bar, started
+        nonlocal bar, started, steps, epochs
         if event == "start":
             started = True
             c = info["config"]
             print(f"training {c.model} on {c.data} ({info['train_size']} train / {info['test_size']} test images), "
                   f"{c.epochs} epochs of {info['steps']} steps, {c.optimizer} lr {c.lr:g} {c.schedule}"
                   + (f", resuming after epoch {info['start_epoch']}" if info["start_epoch"] else ""))
-            show.steps = info["steps"]
-            show.epochs = c.epochs
+            steps, epochs = info["steps"], c.epochs
         elif event == "step":
             if bar is None:
-                bar = tqdm(total=show.steps, desc=f"epoch {info['epoch'] + 1}/{show.epochs}", leave=False,
+                bar = tqdm(total=steps, desc=f"epoch {info['epoch'] + 1}/{epochs}", leave=False,
                            disable=args.quiet, dynamic_ncols=True)
             bar.update(1)
             if info["step"] % 10 == 0:
@@ -167,7 +167,7 @@ def _train(args: argparse.Namespace) -> int:
             if bar is not None:
                 bar.close()
                 bar = None
-            print(f"epoch {info['epoch'] + 1:3d}/{show.epochs}: train loss {info['train_loss']:.4f} "
+            print(f"epoch {info['epoch'] + 1:3d}/{epochs}: train loss {info['train_loss']:.4f} "
                   f"acc {info['train_acc']:.4f} | test loss {info['test_loss']:.4f} acc {info['test_acc']:.4f} "
                   f"| {info['seconds']:.1f}s", flush=True)
         elif event == "end":
@@ -854,6 +854,10 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         args = parser.parse_args(argv)
         name = f"cnnlab {args.command}"
+        if os.environ.get("CNNLAB_MALLOC", "").lower() != "system":  # the opt-out of runtime.tune_allocator
+            from cnnlab.runtime import tune_allocator
+
+            tune_allocator()
         code = int(args.run(args) or 0)
         sys.stdout.flush()  # a pipe's reader may have gone: find out here, not at exit
         return code

@@ -58,8 +58,8 @@ from typing import Callable, Sequence
 import numpy as np
 
 import cnnlab.functional as F
-from cnnlab.functional import parallel
-from cnnlab.functional.parallel import run_chunks, scratch
+from cnnlab import runtime
+from cnnlab.runtime import run_chunks, scratch
 from cnnlab.suggest import did_you_mean
 from cnnlab.tensor import Tensor, no_grad
 
@@ -79,11 +79,10 @@ DIRECT_PER_MAC = 1.0e-9  # direct: per pixel, channel and kernel tap
 DIRECT_PER_PIXEL = 2e-9  # direct: per pixel and channel (band assembly, copies, calls)
 FFT_PER_POINT = 2.0e-9  # FFT: per transform point and log2(points), forward and inverse together
 SAMPLES = ("camera", "astronaut")
-MAX_KERNEL_FILE = 1 << 20
+MAX_KERNEL_FILE = 1 << 20  # bytes: a kernel file is a few numbers; anything bigger is refused unread
 MAX_KERNEL_SIDE = 4097  # a named kernel as large as a 4096x4096 image, plus one to centre it: 16.8M entries, 134 MB
 
 
-# --- kernels ------------------------------------------------------------------------------
 def _size(op: str, k: object) -> int:
     if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k <= 0:
         raise ValueError(f"{op}: k must be a positive int (got {k!r})")
@@ -261,7 +260,6 @@ KERNELS: dict[str, Callable[..., np.ndarray]] = {
 LECTURE = ("box", "gaussian", "sharpen", "horizontal_edge", "vertical_edge", "motion")  # figure (a), in order
 
 
-# --- kernels from text --------------------------------------------------------------------
 def _number(token: str, where: str) -> float:
     try:
         if "/" in token:  # the lecture writes its box as 1/9
@@ -368,7 +366,6 @@ def get_kernel(spec: str, **params: float) -> np.ndarray:
                      f"a matrix such as '0,-1,0;-1,5,-1;0,-1,0', or a text/CSV file")
 
 
-# --- applying them ------------------------------------------------------------------------
 def _check_kernel(kernel: object) -> np.ndarray:
     if isinstance(kernel, str):
         return get_kernel(kernel)
@@ -426,9 +423,6 @@ def _source(n: int, before: int, after: int, mode: str) -> np.ndarray:
     return F.pad(index, (before, after), mode=mode, value=-1.0).numpy().astype(np.intp)
 
 
-_SLOT = 100  # our scratch buffer's slot: conv2d's own buffers use the small numbers
-
-
 class _Bands:
     """Horizontal bands of the padded wide image, built one at a time in a per-thread buffer.
 
@@ -452,7 +446,7 @@ class _Bands:
 
     def __call__(self, a: int, b: int) -> np.ndarray:
         """Padded rows a..b-1, (b - a, C*Wp), in this thread's scratch buffer (valid until its next call)."""
-        band = scratch((b - a, self.width), self.x.dtype, slot=_SLOT)
+        band = scratch("filters.band", (b - a, self.width), self.x.dtype)
         inner = band[:, self.inner]
         rows = self.rows[a:b]
         r0 = rows[0]
@@ -481,7 +475,7 @@ def _direct(bands: _Bands, k: np.ndarray, C: int, out: np.ndarray) -> None:
             band = Tensor(bands(a, b + KH - 1)[None, None])  # (1, 1, b-a+KH-1, C*Wp): the rows with their halo
             out[a:b] = F.conv2d(band, w, dilation=(1, C)).numpy()[0, 0]  # (b-a, C*W)
 
-    run_chunks(len(starts), parallel.CHUNK_BYTES, work)  # one band per task: idle cores pick up the next one
+    run_chunks(len(starts), runtime.CHUNK_BYTES, work)  # one band per task: idle cores pick up the next one
 
 
 def _fft(bands: _Bands, k: np.ndarray, C: int, out: np.ndarray) -> None:
@@ -503,7 +497,7 @@ def _fft(bands: _Bands, k: np.ndarray, C: int, out: np.ndarray) -> None:
             y = np.fft.irfft2(np.fft.rfft2(bands(a, b + KH - 1), s=(fh, fw)) * kf, s=(fh, fw))  # (fh, fw)
             out[a:b] = y[KH - 1:KH - 1 + b - a, skip:skip + WC]  # the part no wrap-around reached
 
-    run_chunks(len(starts), parallel.CHUNK_BYTES, work)  # one band per task
+    run_chunks(len(starts), runtime.CHUNK_BYTES, work)  # one band per task
 
 
 def apply(image: np.ndarray, kernel: np.ndarray | str, border: str = "reflect", method: str = "auto") -> np.ndarray:
@@ -603,7 +597,6 @@ def to_uint8(image: np.ndarray, mode: str = "clip") -> np.ndarray:
     return clip(image)
 
 
-# --- the lecture's figure (a) -------------------------------------------------------------
 def sample(name: str = "camera") -> np.ndarray:
     """One of the embedded photographs as floats in [0, 1] (see ``data/samples/NOTICE.md``).
 

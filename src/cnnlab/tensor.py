@@ -13,52 +13,11 @@ to its inputs, never back.
 
 from __future__ import annotations
 
-import functools
 from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-_grad_enabled = True
-
-
-def is_grad_enabled() -> bool:
-    """Whether operations are being recorded for backward."""
-    return _grad_enabled
-
-
-class no_grad:
-    """Context manager and decorator that stops graph recording, like ``torch.no_grad``.
-
-    As torch's, it decorates with or without parentheses (``@no_grad()``, ``@no_grad``).
-
-    Example:
-        >>> x = Tensor([1.0, 2.0], requires_grad=True)
-        >>> with no_grad():
-        ...     y = x * 2
-        >>> y.requires_grad
-        False
-    """
-
-    def __new__(cls, fn=None):
-        self = super().__new__(cls)
-        return self if fn is None else self(fn)
-
-    def __enter__(self) -> None:
-        global _grad_enabled
-        self._prev = _grad_enabled
-        _grad_enabled = False
-
-    def __exit__(self, *exc: Any) -> None:
-        global _grad_enabled
-        _grad_enabled = self._prev
-
-    def __call__(self, fn):
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            with no_grad():
-                return fn(*args, **kwargs)
-
-        return wrapper
+from cnnlab.runtime import enable_grad, is_grad_enabled, no_grad, observed_op, op_starting, set_grad_enabled  # noqa: F401  (re-exported)
 
 
 class Function:
@@ -85,9 +44,10 @@ class Function:
         A forward that returns a tuple yields a tuple: its first element is the
         differentiable output, the rest (such as pooling indices) carry no gradient.
         """
+        op_starting(cls, args, kwargs)
         ctx = cls()
         parents = tuple(a if isinstance(a, Tensor) and a.requires_grad else None for a in args)
-        record = _grad_enabled and any(p is not None for p in parents)
+        record = is_grad_enabled() and any(p is not None for p in parents)
         ctx.needs_input_grad = tuple(p is not None and record for p in parents)
         out = ctx.forward(*(a.data if isinstance(a, Tensor) else a for a in args), **kwargs)
         extra = ()
@@ -98,7 +58,9 @@ class Function:
             result.requires_grad = True
             result._ctx = ctx
             ctx.parents = parents
-        return (result, *extra) if extra else result
+        out = (result, *extra) if extra else result
+        observed_op(ctx, args, kwargs, out)
+        return out
 
 
 def _as_array(data: Any, dtype: Any) -> np.ndarray:
@@ -148,7 +110,6 @@ class Tensor:
         if requires_grad:
             self.requires_grad_(True)
 
-    # --- basic properties -------------------------------------------------------------
     @property
     def shape(self) -> tuple[int, ...]:
         return self.data.shape
@@ -243,7 +204,6 @@ class Tensor:
     def bool(self) -> "Tensor":
         return self.to(np.bool_)
 
-    # --- the graph walk ---------------------------------------------------------------
     def backward(self, grad: Any = None, retain_graph: bool = False) -> None:
         """Accumulate d(self)/d(leaf) into ``leaf.grad`` for every leaf that requires it.
 
@@ -317,7 +277,6 @@ class Tensor:
                 stack.extend((p, False) for p in t._ctx.parents if p is not None and id(p) not in expanded)
         return order
 
-    # --- arithmetic (broadcasting; gradients are summed back to each operand's shape) ---
     def __add__(self, other):
         return _ops.Add.apply(self, _wrap(other, self))
 
@@ -405,7 +364,6 @@ class Tensor:
     def matmul(self, other):
         return self @ other
 
-    # --- reductions -------------------------------------------------------------------
     def sum(self, dim: int | Sequence[int] | None = None, keepdim: bool = False):
         return _ops.Sum.apply(self, dim=_dims(dim, self.ndim), keepdim=keepdim)
 
@@ -425,7 +383,6 @@ class Tensor:
             return Tensor(np.asarray(self.data.argmax()))
         return Tensor(self.data.argmax(axis=dim, keepdims=keepdim))
 
-    # --- shape ------------------------------------------------------------------------
     def reshape(self, *shape):
         shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
         return _ops.Reshape.apply(self, shape=shape)

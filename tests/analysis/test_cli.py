@@ -58,7 +58,7 @@ def test_shape_json(capsys):
     (["shape", "--input", "31", "--layers", "conv5x5x6,pool2", "--strict"], r"layer 2 'pool2'.*25/2 is not an integer"),
     (["shape", "--input", "32x32x3"], "give --kernel"),
     (["shape", "--input", "seven", "--kernel", "3"], "expected a size like"),
-    (["shape", "--input", "7", "--kernel", "3", "--padding", "same", "--transposed"], "padding must be a non-negative"),
+    (["shape", "--input", "7", "--kernel", "3", "--padding", "same", "--transposed"], "padding must be an int or a pair"),
     (["summary", "resnet9000"], "unknown model 'resnet9000'.*; valid models: .*lenet5"),
     (["summary"], "name a model"),
     (["summary", "--layers", "conv3x3x4"], "--layers needs --input"),

@@ -113,7 +113,7 @@ def test_explain_matches_torch(torch):
 # --- bad input ---------------------------------------------------------------------------------
 @pytest.mark.parametrize("kwargs, match", [
     (dict(input=7, kernel_size=3, stride=0), "stride must be positive"),
-    (dict(input=7, kernel_size=9), r"kernel 9 is larger than the padded input 7 \+ 0 = 7"),
+    (dict(input=7, kernel_size=9), r"kernel 9 is larger than the padded input along rows: 9 > 7 \+ 0 = 7"),
     (dict(input=7, kernel_size=3, dilation=4), r"kernel 3 \(dilation 4, span 9\) is larger"),
     (dict(input=7, kernel_size=3, padding=-1), "padding must be non-negative"),
     (dict(input=0, kernel_size=3), "input size must be positive"),
@@ -138,9 +138,9 @@ def test_explain_2d():
     assert (r["height"].padding, r["width"].padding) == ((0, 1), (1, 1))
     assert (r["height"].output, r["width"].output) == (4, 5)
     assert explain_2d((8, 9), 3, padding="valid")["same"] is None
-    with pytest.raises(ValueError, match="padding must be a non-negative int"):
+    with pytest.raises(ValueError, match="padding must be an int or a pair"):
         explain_2d((8, 8), 3, padding="same", transposed=True)
-    with pytest.raises(ValueError, match="'same' or 'valid'"):
+    with pytest.raises(ValueError, match="'valid' or 'same'"):
         explain_2d((8, 8), 3, padding="full")
 
 
@@ -224,7 +224,7 @@ def test_malformed_layers(spec, match):
 
 
 @pytest.mark.parametrize("spec, match", [
-    ("conv7x7x6", r"layer 1 'conv7x7x6'.*kernel 7 is larger than the padded input 5"),
+    ("conv7x7x6", r"layer 1 'conv7x7x6'.*kernel 7 is larger than the padded input along rows: 7 > 5"),
     ("fc10,conv3x3x2", "cannot follow a flattened"),
     ("conv3x3x6g2", "groups=2 must divide the 3 input channels"),
     ("conv3x3x5g3s1", "groups=3 must divide the 5 output channels"),

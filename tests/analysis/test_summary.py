@@ -344,3 +344,52 @@ def test_summing_multiply_adds_is_bounded(monkeypatch):
     monkeypatch.setattr(sys.modules["cnnlab.analysis.summary"], "MAX_MACS", 100_000)
     with pytest.raises(ValueError, match=r"the convolutions up to layer 2: 198,792 multiply-adds, more than the limit of 100,000"):
         summary(nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Conv2d(2, 2, 3)), (1, 64, 64))
+
+
+def test_summaries_on_two_threads_at_once():
+    """Two summaries whose forwards overlap (a barrier holds each inside its first layer until
+    both are there), and a plain forward of a third thread meanwhile, give the serial tables."""
+    import threading
+
+    from cnnlab.models import resnet18
+
+    models = [lenet5(generator=0), resnet18(num_classes=10, generator=0)]
+    shapes = [(1, 28, 28), (3, 32, 32)]
+    serial = [summary(m, s).to_dict() for m, s in zip(models, shapes)]
+    both_inside = threading.Barrier(3, timeout=60)
+
+    def wait(module, args):
+        both_inside.wait()  # returns None: the input is left as it is
+
+    handles = [next(m.children()).register_forward_pre_hook(wait) for m in models]
+    bystander = lenet5(generator=1)
+    bystander.register_forward_pre_hook(wait)
+    results: list = [None, None]
+
+    def run(i):
+        results[i] = summary(models[i], shapes[i]).to_dict()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+    threads.append(threading.Thread(target=lambda: bystander(cnnlab.Tensor(np.zeros((2, 1, 28, 28), np.float32)))))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for h in handles:
+        h.remove()
+    assert results == serial
+    assert all(not m._forward_hooks and len(m._forward_pre_hooks) == 0 for m in models[0].modules())  # all removed
+
+
+def test_one_model_summarised_on_two_threads():
+    import threading
+
+    model = lenet5(generator=0).train()
+    serial = summary(model, (1, 28, 28)).to_dict()
+    results: list = []
+    threads = [threading.Thread(target=lambda: results.append(summary(model, (1, 28, 28)).to_dict())) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [serial] * 3 and model.training

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 import cnnlab.functional as F
 from cnnlab import Tensor
-from cnnlab.functional import parallel
+from cnnlab import runtime
 from tests import reference
 from tests.oracle import assert_close, check_grad_fd, check_op
 
@@ -113,7 +113,7 @@ def test_threaded_batch_really_uses_several_chunks(monkeypatch):
     import cnnlab.functional.conv as conv_module
 
     batches, threads = [], set()  # the batch chunks of every op call; the threads that copied
-    original_chunks, original_run = parallel.chunks, parallel.run_chunks
+    original_chunks, original_run = runtime.chunks, runtime.run_chunks
 
     def spy_chunks(n, item_bytes, chunk_bytes=None):
         bounds = original_chunks(n, item_bytes, chunk_bytes)
@@ -127,11 +127,11 @@ def test_threaded_batch_really_uses_several_chunks(monkeypatch):
 
         return original_run(n, item_bytes, recorded, chunk_bytes)
 
-    monkeypatch.setattr(parallel, "WORKERS", max(parallel.WORKERS, 2))
-    monkeypatch.setattr(parallel, "CHUNK_BYTES", 20000)  # a few images per chunk
-    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)  # these tiny cases would otherwise stay on one thread
+    monkeypatch.setattr(runtime, "WORKERS", max(runtime.WORKERS, 2))
+    monkeypatch.setattr(runtime, "CHUNK_BYTES", 20000)  # a few images per chunk
+    monkeypatch.setattr(runtime, "PARALLEL_MIN_BYTES", 0)  # these tiny cases would otherwise stay on one thread
     monkeypatch.setattr(conv_module, "chunks", spy_chunks)
-    monkeypatch.setattr(parallel, "run_chunks", spy_run)
+    monkeypatch.setattr(runtime, "run_chunks", spy_run)
     for fn, (x_shape, w_shape, kw) in ((F.conv2d, CONV_CASES["threaded-batch"]),
                                        (F.conv_transpose2d, TRANSPOSE_CASES["threaded-batch"])):
         x = Tensor(np.ones(x_shape), requires_grad=True)
@@ -149,9 +149,9 @@ def test_threaded_batch_really_uses_several_chunks(monkeypatch):
 @pytest.mark.parametrize("workers", [1, 2, 3])
 def test_threaded_chunks_match_single_chunk(torch, monkeypatch, workers):
     """Whatever the number of workers and however small the chunks, the result is the same."""
-    monkeypatch.setattr(parallel, "WORKERS", workers)
-    monkeypatch.setattr(parallel, "CHUNK_BYTES", 2000)  # a few images per chunk at most
-    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)  # and on the workers, however small
+    monkeypatch.setattr(runtime, "WORKERS", workers)
+    monkeypatch.setattr(runtime, "CHUNK_BYTES", 2000)  # a few images per chunk at most
+    monkeypatch.setattr(runtime, "PARALLEL_MIN_BYTES", 0)  # and on the workers, however small
     rng = np.random.default_rng(3)
     arrays = [rng.standard_normal((13, 2, 6, 5)), rng.standard_normal((4, 2, 3, 3)), rng.standard_normal(4)]
     kw = dict(stride=2, padding=1)
@@ -533,9 +533,9 @@ def _t(*shape, dtype=np.float64):
     (lambda: F.conv_transpose2d(_t(1, 1, 3, 3), _t(1, 1, 3, 3), dilation=2, output_padding=(0, 2)), ValueError,
      r"output_padding must be smaller than either stride or dilation"),
     (lambda: F.conv_transpose2d(_t(1, 1, 3, 3), _t(1, 1, 3, 3), padding=-1), ValueError,
-     r"padding and output_padding must be non-negative"),
+     r"conv_transpose2d: padding must be non-negative \(got \(-1, -1\)\)"),
     (lambda: F.conv_transpose2d(_t(1, 1, 3, 3), _t(1, 1, 3, 3), output_padding=-1), ValueError,
-     r"padding and output_padding must be non-negative"),
+     r"conv_transpose2d: output_padding must be non-negative"),
     (lambda: F.conv_transpose2d(_t(1, 1, 3, 3), _t(1, 1, 3, 3), stride=0), ValueError, r"conv_transpose2d: stride must be positive"),
     (lambda: F.conv_transpose2d(_t(1, 1, 3, 3), _t(1, 1, 3, 3), dilation=-1), ValueError, r"dilation must be positive"),
     (lambda: F.conv_transpose2d(_t(1, 1, 3, 3), _t(1, 1, 3, 3), padding="same"), ValueError,

@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 
 import cnnlab.functional as F
 from cnnlab import Tensor, no_grad
-from cnnlab.functional import parallel, pool
+from cnnlab import runtime
+from cnnlab.functional import pool
 from cnnlab.functional.sizes import output_size
 from tests.oracle import assert_close, check_grad_fd, check_op
 
@@ -264,8 +265,8 @@ def test_non_contiguous_and_empty_batch(torch, op, kw):
 
 @pytest.mark.parametrize("op, kw", UNBATCHED[:2])
 def test_many_chunks_on_many_threads(torch, monkeypatch, op, kw):
-    monkeypatch.setattr(parallel, "CHUNK_BYTES", 1)  # one plane per chunk
-    monkeypatch.setattr(parallel, "WORKERS", 3)
+    monkeypatch.setattr(runtime, "CHUNK_BYTES", 1)  # one plane per chunk
+    monkeypatch.setattr(runtime, "WORKERS", 3)
     x = data((3, 5, 9, 9), "ties")
     check_op(lambda t: getattr(F, op)(t, **kw), lambda t: getattr(torch.nn.functional, op)(t, **kw), [x])
 

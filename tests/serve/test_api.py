@@ -392,6 +392,46 @@ def test_digit_concurrent_requests_agree(client):
     assert all(r["probabilities"] == first["probabilities"] and r["layers"] == first["layers"] for _, r in results)
 
 
+def _drawings() -> list[np.ndarray]:
+    """Different digits: bars at several places and slants, so that mixed-up layers would show."""
+    rng = np.random.default_rng(0)
+    out = []
+    for i in range(6):
+        img = np.full((112, 112), 255, np.uint8)
+        for r in range(16, 96):
+            c = 30 + 8 * i + (r - 16) * (i - 2) // 8
+            img[r, max(c, 0):max(c, 0) + 10] = 0
+        img[rng.integers(0, 112, 40), rng.integers(0, 112, 40)] = 0  # a few stray dots
+        out.append(img)
+    return out
+
+
+def test_digit_lab_on_threads_gives_the_numbers_of_one_at_a_time():
+    """The digit lab's own function called from six threads at once (held at a barrier until all
+    are ready) answers each drawing exactly as a call on its own does."""
+    explorer = api.Explorer()
+    drawings = _drawings()
+
+    def numbers(r: dict) -> dict:
+        return {k: v for k, v in r.items() if k != "ms"}
+
+    alone = [numbers(explorer.digit(digit_request(img))) for img in drawings]
+    assert len({str(r["probabilities"]) for r in alone}) > 1  # the drawings really differ
+    start = threading.Barrier(len(drawings), timeout=60)
+    together: list = [None] * len(drawings)
+
+    def ask(i):
+        start.wait()
+        together[i] = numbers(explorer.digit(digit_request(drawings[i])))
+
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(len(drawings))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert together == alone
+
+
 @pytest.mark.parametrize("params,message", [
     ({"width": 10, "height": 10, "pixels": "!!!"}, "not valid base64"),
     ({"width": 10, "height": 10, "pixels": base64.b64encode(bytes(99)).decode()}, "holds 99 values but width*height is 10*10"),

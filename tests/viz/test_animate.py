@@ -88,7 +88,7 @@ def test_frame_limit_says_so_and_suggests_a_size_that_fits():
 
 
 @pytest.mark.parametrize("kw, match", [
-    (dict(input_size=5, kernel_size=7), "kernel 7 is larger than the padded input 5"),
+    (dict(input_size=5, kernel_size=7), "kernel 7 is larger than the padded input along rows: 7 > 5"),
     (dict(input_size=5, kernel_size=3, stride=0), "must be positive"),
     (dict(input_size=5, kernel_size=3, output_padding=1), "output_padding is for transposed convolutions"),
     (dict(input_size=5, kernel_size=3, padding="same", transposed=True), "'same' padding is for convolutions"),

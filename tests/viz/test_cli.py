@@ -63,7 +63,7 @@ def test_viz_conv_transposed_with_own_strip_name(tmp_path, capsys):
 @pytest.mark.parametrize("args, match", [
     (["--input", 64], "makes 3,844 frames, more than the limit of 400; use a smaller input (at most 22x22"),
     (["--input", 9, "--max-frames", 20], "limit of 20; use a smaller input (at most 6x6"),
-    (["--input", 5, "--kernel", 7], "kernel 7 is larger than the padded input 5"),
+    (["--input", 5, "--kernel", 7], "kernel 7 is larger than the padded input along rows: 7 > 5"),
     (["--input", "5x5x3"], "--input is W x H, one channel"),
     (["--ms", 0], "--ms must be positive"),
 ])

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from cnnlab.functional.sizes import output_size, same_padding
+from cnnlab.functional.sizes import check_fits, output_size, resolve_padding, same_padding
 
 __all__ = [
     "MAX_SIZE", "LayerSpec", "SizeExplanation", "Stage", "explain", "explain_same_padding", "output_size",
@@ -151,10 +151,7 @@ def explain(
     input, kernel_size = _int(input, "input size", op, 1), _int(kernel_size, "kernel size", op, 1)
     stride, dilation = _int(stride, "stride", op, 1), _int(dilation, "dilation", op, 1)
     output_padding = _int(output_padding, "output_padding", op, 0)
-    pair = (padding, padding) if isinstance(padding, numbers.Integral) else tuple(padding)  # type: ignore[arg-type]
-    if len(pair) != 2:
-        raise TypeError(f"{op}: padding must be an int or a (before, after) pair (got {padding!r})")
-    before, after = (_int(p, "padding", op, 0) for p in pair)
+    (before, after), _ = resolve_padding(op, (padding, padding), asymmetric=True, strings=False)
     N, F, S, D = input, kernel_size, stride, dilation
     span = D * (F - 1) + 1
     pad_text = "0" if before == after == 0 else (str(2 * before) if before == after else f"{before} + {after}")
@@ -193,9 +190,7 @@ def explain(
     if padded > MAX_SIZE:
         raise ValueError(f"{op}: the padded input would have {padded:,} {axis} (the limit is {MAX_SIZE:,}); "
                          f"use a smaller input or padding")
-    if span > padded:
-        raise ValueError(f"{op}: kernel {F}" + (f" (dilation {D}, span {span})" if D != 1 else "")
-                         + f" is larger than the padded input {N} + {before + after} = {padded}")
+    check_fits(op, (N,), (F,), (D,), ((before, after),), axes=(axis,))
     O = output_size(N, F, S, (before, after), D, ceil_mode=ceil_mode)
     quotient = Fraction(padded - span, S)
     exact = quotient.denominator == 1
@@ -253,7 +248,6 @@ def explain_same_padding(input: int, kernel_size: int, stride: int = 1, dilation
     return (before, after), text
 
 
-# --- sizes and layer chains ----------------------------------------------------------------
 def parse_size(text: str, op: str = "shape") -> tuple[int, int, int]:
     """``'32x32x3'`` -> ``(32, 32, 3)``: W x H x D as the lecture writes it; ``'7'`` is 7x7x1.
 
@@ -414,14 +408,11 @@ def walk(input: tuple[int, int, int], layers: list[LayerSpec] | str, strict: boo
                 raise ValueError(f"{op}: groups={s.groups} must divide the {D} input channels")
             if s.kind in ("conv", "tconv") and s.channels % s.groups:  # type: ignore[operator]
                 raise ValueError(f"{op}: groups={s.groups} must divide the {s.channels} output channels")
-            pads: list[Any] = [s.padding, s.padding]
-            if s.padding == "valid":
-                pads = [0, 0]
-            elif s.padding == "same":
-                pads = [same_padding(n, k, st, s.dilation) for n, k, st in zip((H, W), s.kernel, s.stride)]
+            dil = s.dilation if s.kind in ("conv", "tconv") else 1
+            pads = resolve_padding(op, s.padding, (H, W), s.kernel, s.stride, (dil, dil))
+            if s.padding == "same":
                 note = f"'same' padding {pads[0][0]}+{pads[0][1]} (rows), {pads[1][0]}+{pads[1][1]} (columns)"
             kw = dict(transposed=s.kind == "tconv", output_padding=s.output_padding, strict=strict, op=op)
-            dil = s.dilation if s.kind in ("conv", "tconv") else 1
             ex_h = explain(H, s.kernel[0], s.stride[0], pads[0], dil, axis="rows", **kw)  # type: ignore[arg-type]
             ex_w = explain(W, s.kernel[1], s.stride[1], pads[1], dil, axis="columns", **kw)  # type: ignore[arg-type]
             W, H = ex_w.output, ex_h.output
@@ -437,7 +428,6 @@ def walk(input: tuple[int, int, int], layers: list[LayerSpec] | str, strict: boo
     return stages
 
 
-# --- text for people (the CLI prints these) ---------------------------------------------------
 def render_explain(height: SizeExplanation, width: SizeExplanation | None = None) -> str:
     """The working for one axis, or for height and width when they differ."""
     if width is None or (width.input, width.kernel_size, width.stride, width.padding, width.dilation) == \
@@ -491,18 +481,8 @@ def explain_2d(
         ((1, 1), 7, 'P = ((O - 1)S - (N - F))/2 = ((7 - 1)*1 - (7 - 3))/2 = (6 - 4)/2 = 1')
     """
     H, W = input
-    same = None
-    if isinstance(padding, str):
-        if padding == "valid":
-            pads: list[Any] = [0, 0]
-        elif padding == "same" and not transposed:
-            worked = [explain_same_padding(n, kernel_size, stride, dilation) for n in (H, W)]
-            pads, same = [p for p, _ in worked], [t for _, t in worked]
-        else:
-            raise ValueError(f"{op}: padding must be a non-negative int" + ("" if transposed else ", 'same' or 'valid'")
-                             + f" (got {padding!r})")
-    else:
-        pads = [padding, padding]
+    pads = resolve_padding(op, padding, (H, W), (kernel_size,) * 2, (stride,) * 2, (dilation,) * 2, strings=not transposed)
+    same = [explain_same_padding(n, kernel_size, stride, dilation)[1] for n in (H, W)] if padding == "same" else None
     kw = dict(transposed=transposed, output_padding=output_padding, ceil_mode=ceil_mode, strict=strict, op=op)
     return {"height": explain(H, kernel_size, stride, pads[0], dilation, axis="rows", **kw),  # type: ignore[arg-type]
             "width": explain(W, kernel_size, stride, pads[1], dilation, axis="columns", **kw),  # type: ignore[arg-type]

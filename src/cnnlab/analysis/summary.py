@@ -1,9 +1,11 @@
 """``summary(model, input_shape)``: every layer's shape, parameters, MACs, FLOPs and receptive field.
 
-The numbers come from one real forward pass (in eval mode, without gradients): each
-module's ``forward`` is wrapped for the duration, so any ``Module`` works, not only
-``Sequential`` (residual additions, concatenations and reshapes in a custom ``forward``
-are traced too, through the ops they run). Shapes are those the forward produced.
+The numbers come from one real forward pass (in eval mode, without gradients), traced
+through forward pre-hooks and hooks on every module and an observer of the ops this
+thread runs (``runtime.observe_ops``), all removed afterwards. So any ``Module`` works,
+not only ``Sequential`` (residual additions, concatenations and reshapes in a custom
+``forward`` are traced too, through the ops they run), nothing shared is patched, and
+summaries may run on several threads at once. Shapes are those the forward produced.
 
 Conventions (one MAC = one multiplication + one addition; FLOPs count both):
 
@@ -51,6 +53,7 @@ union of their inputs' fields; after a flatten the field is the whole input.
 from __future__ import annotations
 
 import math
+import threading
 import weakref
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -59,8 +62,9 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from cnnlab.functional.sizes import _pair, output_size, same_padding
-from cnnlab.tensor import Function, Tensor, no_grad
+from cnnlab.functional.sizes import _pair, adaptive_windows, output_size, resolve_padding
+from cnnlab.runtime import observe_ops
+from cnnlab.tensor import Tensor, no_grad
 
 __all__ = ["LayerRow", "MAX_MACS", "MAX_TENSOR_ELEMENTS", "RF", "Summary", "from_layers", "summary"]
 
@@ -72,7 +76,6 @@ MAX_TENSOR_ELEMENTS = 1 << 29
 MAX_MACS = 1 << 42
 
 
-# --- receptive fields ----------------------------------------------------------------------
 @dataclass(frozen=True)
 class RF:
     """Receptive field of a tensor's outputs on the input, per spatial axis (height, width).
@@ -150,31 +153,18 @@ def _fmt_pair(pair: tuple[Fraction, Fraction] | None) -> str:
     return a if a == b else f"{a}x{b}"
 
 
-# --- what each layer costs ---------------------------------------------------------------------
 def _types(module: Any) -> set[str]:
     return {c.__name__ for c in type(module).__mro__}
 
 
-def _adaptive_windows(n: int, out: int) -> np.ndarray:
-    """Window length of each adaptive-pooling output (PyTorch: [floor(o*n/out), ceil((o+1)*n/out)))."""
-    o = np.arange(out)
-    return -(-(o + 1) * n // out) - (o * n // out)
+def _window_lengths(n: int, out: int) -> np.ndarray:
+    """Length of each adaptive-pooling window along one axis."""
+    start, end = adaptive_windows(n, out)
+    return end - start
 
 
-def _conv_pads(module: Any, in_hw: tuple[int, int]) -> tuple[tuple[int, int], tuple[int, int]]:
-    kernel, stride, dilation = (_pair(getattr(module, a, 1), a, "summary") for a in ("kernel_size", "stride", "dilation"))
-    padding = module.padding
-    if padding == "valid":
-        return ((0, 0), (0, 0))
-    if padding == "same":
-        return tuple(same_padding(n, k, s, d) for n, k, s, d in zip(in_hw, kernel, stride, dilation))  # type: ignore[return-value]
-    ph, pw = _pair(padding, "padding", "summary")
-    return ((ph, ph), (pw, pw))
-
-
-ACTIVATIONS = {"ReLU": 1, "ReLU6": 1, "LeakyReLU": 1, "ELU": 1, "GELU": 1, "Sigmoid": 1, "Tanh": 1, "Hardtanh": 1,
-               "SiLU": 1, "Softmax": 3, "LogSoftmax": 3}
-FREE = {"Identity", "Flatten", "Dropout", "Dropout2d", "Unflatten"}
+ACTIVATIONS = {"ReLU": 1, "LeakyReLU": 1, "ELU": 1, "GELU": 1, "Sigmoid": 1, "Tanh": 1, "Softmax": 3, "LogSoftmax": 3}
+FREE = {"Identity", "Flatten", "Dropout"}
 ELEMENTWISE_OPS = {"Add": 1, "Sub": 1, "Mul": 1, "Div": 1, "Neg": 1, "ReLU": 1, "LeakyReLU": 1, "ELU": 1, "GELU": 1,
                    "Sigmoid": 1, "Tanh": 1, "Exp": 1, "Log": 1, "Sqrt": 1, "Abs": 1, "Clamp": 1, "Softmax": 3,
                    "LogSoftmax": 3}
@@ -224,7 +214,7 @@ def _layer_cost(module: Any, x: Tensor, y: Tensor) -> tuple[int, int, str] | Non
         return 0, int(np.prod(y.shape)) * per, ""
     if types & {"AdaptiveAvgPool2d", "AdaptiveMaxPool2d"}:
         (H, W), (OH, OW) = x.shape[-2:], y.shape[-2:]
-        windows = np.outer(_adaptive_windows(H, OH), _adaptive_windows(W, OW))  # (OH, OW) window sizes
+        windows = np.outer(_window_lengths(H, OH), _window_lengths(W, OW))  # (OH, OW) window sizes
         per = windows.sum() - (windows.size if "AdaptiveMaxPool2d" in types else 0)
         return 0, int(per) * int(np.prod(y.shape[:-2])), ""
     if types & {"BatchNorm1d", "BatchNorm2d"}:
@@ -249,16 +239,16 @@ def _layer_rf(module: Any, x: Tensor, y: Tensor, rf: RF) -> RF | None:
         kernel = _pair(module.kernel_size, "kernel_size", "summary")
         stride = _pair(module.stride if module.stride is not None else module.kernel_size, "stride", "summary")
         dilation = _pair(getattr(module, "dilation", 1), "dilation", "summary")
-        return rf.conv(kernel, stride, _conv_pads(module, tuple(x.shape[-2:])), dilation)  # type: ignore[arg-type]
+        pads = resolve_padding("summary", module.padding, x.shape[-2:], kernel, stride, dilation)
+        return rf.conv(kernel, stride, pads, dilation)
     if types & {"AdaptiveAvgPool2d", "AdaptiveMaxPool2d"}:
         (H, W), (OH, OW) = x.shape[-2:], y.shape[-2:]
-        size = tuple(r + (int(_adaptive_windows(n, o).max()) - 1) * j for r, j, n, o in zip(rf.size, rf.jump, (H, W), (OH, OW)))
+        size = tuple(r + (int(_window_lengths(n, o).max()) - 1) * j for r, j, n, o in zip(rf.size, rf.jump, (H, W), (OH, OW)))
         jump = tuple(j * Fraction(n, o) for j, n, o in zip(rf.jump, (H, W), (OH, OW)))
         return RF(size, jump, rf.start)  # type: ignore[arg-type]
     return None
 
 
-# --- the trace -----------------------------------------------------------------------------------
 @dataclass
 class LayerRow:
     """One call of one layer (or the functional ops a container ran between its layers)."""
@@ -286,6 +276,8 @@ class LayerRow:
 
 
 class _Tracer:
+    """Rows and receptive fields of one forward; fields are keyed by tensor identity, weakly (the trace keeps nothing alive)."""
+
     def __init__(self, model: Any) -> None:
         self.names = {id(m): name for name, m in model.named_modules()}
         self.rows: list[LayerRow] = []
@@ -311,7 +303,6 @@ class _Tracer:
         self.macs += macs
         _bound(f"the convolutions up to {where}", self.macs, MAX_MACS, "multiply-adds")
 
-    # receptive fields, keyed by tensor identity (weak: the trace keeps nothing alive)
     def field(self, t: Any) -> RF | None:
         entry = self.fields.get(id(t))
         return entry[1] if entry is not None and entry[0]() is t else None
@@ -332,15 +323,12 @@ class _Tracer:
             return None
         return RF.union([rf.flattened(tuple(t.shape[-2:])) if t.ndim == 4 else rf for t, rf in known])  # type: ignore[union-attr]
 
-    @staticmethod
-    def row_module(m: Any) -> bool:
-        return not m._modules or bool(m._parameters)
-
-    def on_op(self, cls: type, args: tuple, kwargs: dict, out: Any) -> None:
+    def on_op(self, ctx: Any, args: tuple, kwargs: dict, out: Any) -> None:
+        cls = type(ctx)
         result = out[0] if isinstance(out, tuple) else out
         if not isinstance(result, Tensor):
             return
-        self.set_field(result, self.op_field(cls.__name__, args, kwargs, result))
+        self.set_field(result, self.op_field(ctx, args, result))
         macs, flops = _op_cost(cls.__name__, args, result)
         if not (macs or flops) or not self.stack:
             return
@@ -361,17 +349,14 @@ class _Tracer:
         row.output_shape, row.output_bytes = tuple(result.shape), row.output_bytes + result.data.nbytes
         row.rf = self.field(result)
 
-    def op_field(self, op: str, args: tuple, kwargs: dict, out: Tensor) -> RF | None:
-        """The field of an op's result: convolutions by their geometry, everything else by ``propagate``."""
+    def op_field(self, ctx: Any, args: tuple, out: Tensor) -> RF | None:
+        """The field of an op's result: sliding windows by the ``window`` the op states, the rest by ``propagate``."""
         rf = self.field(args[0]) if args else None
-        if op in ("Conv2d", "ConvTranspose2d") and rf is not None and rf.jump is not None:
-            try:  # the geometry as conv2d / conv_transpose2d hand it to their Function
-                kernel, stride, pads, dilation = args[1].shape[2:], kwargs["stride"], kwargs["pads"], kwargs["dilation"]
-            except (KeyError, IndexError, AttributeError):
-                return None
-            if op == "Conv2d":
-                return rf.conv(kernel, stride, pads, dilation)
-            return rf.transposed(kernel, stride, [p for p, _ in pads], dilation)
+        window = getattr(ctx, "window", None)  # sizes.Window, set by the ops that slide one
+        if window is not None and rf is not None and rf.jump is not None:
+            if window.transposed:
+                return rf.transposed(window.kernel, window.stride, [p for p, _ in window.pads], window.dilation)
+            return rf.conv(window.kernel, window.stride, window.pads, window.dilation)
         return self.propagate(list(args), out)
 
     @staticmethod
@@ -411,40 +396,42 @@ class _Tracer:
 
 @contextmanager
 def _traced(model: Any, tracer: _Tracer) -> Iterator[None]:
-    """Wrap every module's forward, and ``Function.apply``, for the duration of one forward.
+    """Trace one forward through forward pre-hooks and hooks on every module, and this thread's ops.
 
-    ``nn.Module`` offers forward hooks, which run after a forward; the trace also needs
-    the moment a forward starts (to know which module the ops belong to), so each
-    module's ``forward`` is wrapped on the instance and unwrapped afterwards.
+    Only this thread's calls are recorded, so a model may be traced (or run) by another
+    thread meanwhile; the hooks are removed afterwards.
     """
-    original_apply = Function.__dict__["apply"]
+    thread = threading.get_ident()
 
-    def apply(cls, *args: Any, **kwargs: Any) -> Any:
-        tracer.check(cls, args, kwargs)
-        out = original_apply.__func__(cls, *args, **kwargs)
-        tracer.on_op(cls, args, kwargs, out)
-        return out
+    def before(m: Any, args: tuple) -> None:
+        if threading.get_ident() == thread:
+            tracer.before(m)
 
-    wrapped = []
-    for m in {id(m): m for m in model.modules()}.values():
-        def forward(*args: Any, __m=m, __forward=m.forward, **kwargs: Any) -> Any:
-            tracer.before(__m)
-            out = __forward(*args, **kwargs)
-            tracer.after(__m, args, out)
-            return out
+    def after(m: Any, args: tuple, out: Any) -> None:
+        if threading.get_ident() == thread:
+            tracer.after(m, args, out)
 
-        m.__dict__["forward"] = forward
-        wrapped.append(m)
-    Function.apply = classmethod(apply)  # type: ignore[method-assign, assignment]
+    handles = []
     try:
-        yield
+        for m in {id(m): m for m in model.modules()}.values():
+            handles += [m.register_forward_pre_hook(before), m.register_forward_hook(after)]
+        with observe_ops(tracer.on_op, before=tracer.check):
+            yield
     finally:
-        Function.apply = original_apply  # type: ignore[method-assign]
-        for m in wrapped:
-            m.__dict__.pop("forward", None)
+        for h in handles:
+            h.remove()
 
 
-# --- the summary --------------------------------------------------------------------------------
+_locks_guard = threading.Lock()
+_model_locks: "weakref.WeakKeyDictionary[Any, threading.Lock]" = weakref.WeakKeyDictionary()
+
+
+def _model_lock(model: Any) -> threading.Lock:
+    """One lock per model: a summary switches it to eval mode and back, which another thread must not see halfway."""
+    with _locks_guard:
+        return _model_locks.setdefault(model, threading.Lock())
+
+
 def _human(n: float, unit: str = "") -> str:
     for scale, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
         if abs(n) >= scale:
@@ -579,6 +566,8 @@ def summary(model: Any, input_shape: tuple[int, ...], *, batch_size: int = 1, dt
                else rng.standard_normal(shape).astype(dtype))
     tracer = _Tracer(model)
     tracer.set_field(x, RF.input())
+    lock = _model_lock(model)
+    lock.acquire()
     modes = [(m, m.training) for m in model.modules()]
     model.eval()
     try:
@@ -598,6 +587,7 @@ def summary(model: Any, input_shape: tuple[int, ...], *, batch_size: int = 1, dt
     finally:
         for m, mode in modes:
             m.training = mode
+        lock.release()
     out = y[0] if isinstance(y, tuple) else y
     buffers = {id(b): b for b in model.buffers()}
     rows = tracer.rows

@@ -34,10 +34,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from cnnlab.functional.conv import Pads, _resolve_padding, conv2d, conv_transpose2d
+from cnnlab.functional.conv import conv2d, conv_transpose2d
 from cnnlab.functional.padding import pad
 from cnnlab.functional.pool import avg_pool2d, max_pool2d
-from cnnlab.functional.sizes import _pair, output_size, same_padding
+from cnnlab.functional.sizes import Pads, _pair, check_fits, output_size, resolve_padding
 from cnnlab.tensor import Tensor, no_grad
 
 __all__ = [
@@ -62,7 +62,6 @@ def _array(x: Any) -> np.ndarray:
     return x.data if isinstance(x, Tensor) else np.asarray(x)
 
 
-# --- convolution as a matrix -----------------------------------------------------------------
 @dataclass
 class ConvMatrix:
     """The matrix ``M`` with ``conv2d(x).ravel() == M @ x.ravel()`` for one image, kept sparse.
@@ -178,11 +177,10 @@ def conv_matrix(
     if min(H, W, *s, *d) <= 0:
         raise ValueError(f"{op}: input size, stride and dilation must be positive (got {(H, W)}, {s}, {d})")
     O, Cg, KH, KW = w.shape
-    pads = _resolve_padding(op, padding, (H, W), (KH, KW), s, d)
+    pads = resolve_padding(op, padding, (H, W), (KH, KW), s, d)
+    check_fits(op, (H, W), (KH, KW), d, pads, context=f"input {H}x{W}, padding {pads}")
     OH = output_size(H, KH, s[0], pads[0], d[0])
     OW = output_size(W, KW, s[1], pads[1], d[1])
-    if min(OH, OW) <= 0:
-        raise ValueError(f"{op}: kernel {KH}x{KW} (dilation {d}) is larger than the padded input {H}x{W} (padding {pads})")
     _check_connections(op, O * Cg * KH * KW * OH * OW, f"a {O}x{Cg}x{KH}x{KW} weight over a {OH}x{OW} output")
     o, c, kh, kw, oh, ow = np.ix_(np.arange(O), np.arange(Cg), np.arange(KH), np.arange(KW), np.arange(OH), np.arange(OW))
     ih = oh * s[0] - pads[0][0] + kh * d[0]  # the input row each tap reads
@@ -263,7 +261,6 @@ def _conv_transpose_ref(m: ConvMatrix, w: np.ndarray, y: np.ndarray) -> np.ndarr
     return x.grad.data[0]  # type: ignore[union-attr]
 
 
-# --- sparse interaction and parameter sharing --------------------------------------------------
 def _taps_inside(n: int, k: int, s: int, pads: tuple[int, int], d: int) -> int:
     """(output, tap) pairs of one axis whose input index ``o*s - p + t*d`` lies in the image (not the padding)."""
     out = output_size(n, k, s, pads, d)
@@ -314,10 +311,8 @@ def connectivity(
         raise ValueError(f"{op}: kernel_size, stride and dilation must be positive (got {kernel}, {s}, {d})")
     if isinstance(groups, bool) or not isinstance(groups, int) or groups <= 0 or C % groups or out_channels % groups:
         raise ValueError(f"{op}: groups must divide the {C} input and {out_channels} output channels (got {groups!r})")
-    pads = _resolve_padding(op, padding, (H, W), kernel, s, d)
-    for n, k, dd, (p0, p1) in zip((H, W), kernel, d, pads):
-        if dd * (k - 1) + 1 > n + p0 + p1:
-            raise ValueError(f"{op}: kernel {kernel} (dilation {d}) is larger than the padded input {H}x{W} (padding {pads})")
+    pads = resolve_padding(op, padding, (H, W), kernel, s, d)
+    check_fits(op, (H, W), kernel, d, pads, context=f"input {H}x{W}, padding {pads}")
     _check_connections(op, max(kernel), f"a {kernel[0]}x{kernel[1]} kernel")  # the per-tap counts below
     out_shape = (out_channels, *(output_size(*a) for a in zip((H, W), kernel, s, pads, d)))
     # each output reads the taps of its C/groups channels that fall on the image: a product over the axes
@@ -335,7 +330,6 @@ def connectivity(
             "layers": layers}
 
 
-# --- the lecture's edge-detection example ------------------------------------------------------
 # The lecture's own figures (cnn-theory-lecture.txt, lines 557-564), checked by edge_detection().
 LECTURE_EDGE_CLAIMS = (
     {"what": "output size (W x H)", "lecture": "319 x 280", "value": (319, 280), "kind": "exact"},
@@ -418,7 +412,6 @@ def edge_detection(height: int = 280, width: int = 320, image: np.ndarray | None
     }
 
 
-# --- equivariance --------------------------------------------------------------------------
 def _shift(x: np.ndarray, dy: int, dx: int) -> np.ndarray:
     """Translate the last two axes by (dy, dx), filling with zeros."""
     H, W = x.shape[-2:]
@@ -554,7 +547,7 @@ def equivariance(
         if w.ndim != 4 or w.shape[1] != C:
             raise ValueError(f"{op}: kernel {name!r} must be (C_out, {C}, KH, KW) (got shape {w.shape})")
         KH, KW = w.shape[2:]
-        (pt, pb), (pl, pr) = same_padding(H, KH), same_padding(W, KW)
+        (pt, pb), (pl, pr) = resolve_padding(op, "same", (H, W), (KH, KW))
         reach = max(pt, pb, pl, pr)
 
         def f_zero(a: np.ndarray) -> np.ndarray:
@@ -585,7 +578,6 @@ def equivariance(
     return {"kernels": descriptions, "images": list(x.shape), "rows": rows}
 
 
-# --- pooling's local invariance ------------------------------------------------------------------
 def mnist_digits(n: int = 500) -> np.ndarray:
     """The first ``n`` test digits of the embedded MNIST subset, (n, 1, 28, 28) float64 in [0, 1]."""
     from cnnlab.data import mnist5k
@@ -640,7 +632,6 @@ def pooling_invariance(
     return {"images": list(x.shape), "sizes": list(sizes), "rows": rows}
 
 
-# --- text for people (the CLI prints these) ---------------------------------------------------
 def _table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
     fmt = lambda r: "  ".join(str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in enumerate(zip(r, widths))).rstrip()  # noqa: E731

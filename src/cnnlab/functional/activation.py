@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from cnnlab.functional.basic import unbroadcast
-from cnnlab.functional.parallel import run_chunks
+from cnnlab.runtime import run_chunks
 from cnnlab.tensor import Function, Tensor
 
 
@@ -40,7 +40,6 @@ def _check_dim(op: str, dim: Any, ndim: int) -> int:
     return int(dim) % n
 
 
-# --- erf -----------------------------------------------------------------------------------
 _SQRT_PI = math.sqrt(math.pi)
 _ERF_SPLIT = 2.0  # the series serves |x| below this, the continued fraction above
 _ERF_ONE = {np.dtype(np.float64): (6.0, 40), np.dtype(np.float32): (4.0, 10)}  # (erf is +-1 beyond, CF terms)
@@ -86,7 +85,6 @@ def _erf(x: np.ndarray) -> np.ndarray:
     return out
 
 
-# --- ReLU family ---------------------------------------------------------------------------
 class ReLU(Function):
     """max(x, 0) in slices of the flattened array on all cores; the mask of the kept elements is saved."""
 
@@ -186,7 +184,6 @@ class Hardswish(Function):
         return np.where(x <= -3, 0, np.where(x < 3, g * (x / 3 + 0.5), g))
 
 
-# --- smooth activations --------------------------------------------------------------------
 _SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
 _GELU_KAPPA = 0.044715
 
@@ -266,7 +263,6 @@ class Mish(Function):
         return g * (t + self.x * Sigmoid().forward(self.x) * (1 - t * t))
 
 
-# --- softmax -------------------------------------------------------------------------------
 def _shifted(x: np.ndarray, dim: int) -> np.ndarray:
     """x minus its maximum along dim, so that exp cannot overflow (empty slices allowed)."""
     return x - x.max(axis=dim, keepdims=True, initial=-np.inf)
@@ -296,7 +292,6 @@ class LogSoftmax(Function):
         return g - np.exp(self.out) * g.sum(axis=self.dim, keepdims=True)
 
 
-# --- the public functions ------------------------------------------------------------------
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
     """Rectified linear unit, ``max(x, 0)``; the gradient at 0 is 0, as in PyTorch.
 

@@ -4,7 +4,10 @@ The lecture's picture: a filter slides over the (padded) image, and each output 
 the dot product of the filter with the patch under it. Here that is im2col + GEMM: the
 patches of a chunk of images are copied side by side (``cols``, shape
 ``(C, KH, KW, n, OH, OW)``) and one matrix product per group with the flattened filters
-gives all output pixels of the chunk at once. Chunks bound the extra memory (``parallel.CHUNK_BYTES``).
+gives all output pixels of the chunk at once. Chunks bound the extra memory (``runtime.CHUNK_BYTES``).
+
+Scratch buffers (per thread, see ``runtime.scratch``): ``conv.cols`` holds the im2col side
+of a chunk's GEMM, ``conv.outs`` the output-channel side, ``conv.planes`` col2im's phases.
 
 Three kernels cover everything, each a few lines:
 
@@ -23,22 +26,10 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from cnnlab.functional.parallel import KEEP_BYTES, chunks, copyto, run_chunks, scratch
-from cnnlab.functional.sizes import IntPair, _pair, output_size, same_padding
+from cnnlab.runtime import KEEP_BYTES, chunks, copyto, run_chunks, scratch
+from cnnlab.functional.padding import pad_last2
+from cnnlab.functional.sizes import IntPair, Pads, Window, _pair, accepts_unbatched, check_fits, output_size, resolve_padding
 from cnnlab.tensor import Function, Tensor
-
-Pads = tuple[IntPair, IntPair]  # ((top, bottom), (left, right))
-
-
-# --- the three kernels, on NumPy arrays ---------------------------------------------------
-def _zero_pad(x: np.ndarray, pads: Pads) -> np.ndarray:
-    (pt, pb), (pl, pr) = pads
-    if not (pt or pb or pl or pr):
-        return x
-    N, C, H, W = x.shape
-    xp = np.zeros((N, C, H + pt + pb, W + pl + pr), x.dtype)
-    xp[:, :, pt:pt + H, pl:pl + W] = x
-    return xp
 
 
 def _patches(xp: np.ndarray, KH: int, KW: int, OH: int, OW: int, stride: IntPair, dilation: IntPair) -> np.ndarray:
@@ -77,7 +68,7 @@ def _gather(patches: np.ndarray, lo: int, hi: int) -> np.ndarray:
     Putting the batch next to the pixels makes one GEMM per group cover the whole chunk.
     """
     N, C, KH, KW, OH, OW = patches.shape
-    cols = scratch((C, KH, KW, hi - lo, OH, OW), patches.dtype)
+    cols = scratch("conv.cols", (C, KH, KW, hi - lo, OH, OW), patches.dtype)
     copyto(cols, patches[lo:hi].transpose(1, 2, 3, 0, 4, 5))
     return cols
 
@@ -87,7 +78,7 @@ def _channels_first(a: np.ndarray, lo: int, hi: int) -> np.ndarray:
     N, C, H, W = a.shape
     if hi - lo == 1:
         return a[lo].reshape(C, H * W)
-    out = scratch((C, hi - lo, H * W), a.dtype, slot=1)
+    out = scratch("conv.outs", (C, hi - lo, H * W), a.dtype)
     copyto(out, a[lo:hi].reshape(hi - lo, C, H * W).transpose(1, 0, 2))
     return out.reshape(C, -1)
 
@@ -108,7 +99,7 @@ def _conv(x, w, bias, stride: IntPair, pads: Pads, dilation: IntPair, groups: in
     OH = output_size(H, KH, stride[0], pads[0], dilation[0])
     OW = output_size(W, KW, stride[1], pads[1], dilation[1])
     K, L = Cg * KH * KW, OH * OW
-    patches = _patches(_zero_pad(x, pads), KH, KW, OH, OW, stride, dilation)
+    patches = _patches(pad_last2(x, pads), KH, KW, OH, OW, stride, dilation)
     wg = w.reshape(G, O // G, K)  # (G, O/G, Cg*KH*KW)
     y = np.empty((N, O, OH, OW), x.dtype)
     kept = np.empty((C, KH, KW, N, OH, OW), x.dtype) if keep and C * KH * KW * N * L * x.itemsize <= KEEP_BYTES else None
@@ -120,7 +111,7 @@ def _conv(x, w, bias, stride: IntPair, pads: Pads, dilation: IntPair, groups: in
         else:
             copyto(kept[:, :, :, lo:hi], patches[lo:hi].transpose(1, 2, 3, 0, 4, 5))
             cols = kept[:, :, :, lo:hi].reshape(G, K, n * L)  # a view: rows of N*L, n*L of them used
-        out = _gemm(wg, cols, y[lo].reshape(G, O // G, L) if n == 1 else scratch((G, O // G, n * L), x.dtype, slot=1))
+        out = _gemm(wg, cols, y[lo].reshape(G, O // G, L) if n == 1 else scratch("conv.outs", (G, O // G, n * L), x.dtype))
         if bias is not None:
             out += bias.reshape(G, O // G, 1)
         if n > 1:
@@ -155,12 +146,12 @@ def _conv_adjoint(y, w, stride: IntPair, pads: Pads, dilation: IntPair, groups: 
     x = np.empty((N, C, H, W), y.dtype)
     for lo, hi in chunks(N, (C * KH * KW + O) * Lw * y.itemsize):
         n = hi - lo
-        g = scratch((O, n, OH, Wq), y.dtype, slot=1)
+        g = scratch("conv.outs", (O, n, OH, Wq), y.dtype)
         g[..., OW:] = 0
         copyto(g[..., :OW], y[lo:hi].transpose(1, 0, 2, 3))  # (O, n, OH, OW), wide with zero columns
-        cols = _gemm(wt, g.reshape(G, O // G, n * Lw), scratch((G, K, n * Lw), y.dtype))
+        cols = _gemm(wt, g.reshape(G, O // G, n * Lw), scratch("conv.cols", (G, K, n * Lw), y.dtype))
         cols = cols.reshape(C, KH, KW, n, Lw)
-        planes = scratch((C, n, sh, sw, Hq * Wq), y.dtype, slot=2)
+        planes = scratch("conv.planes", (C, n, sh, sw, Hq * Wq), y.dtype)
 
         def col2im(c0: int, c1: int) -> None:
             p = planes[c0:c1]
@@ -191,7 +182,7 @@ def _conv_weight_grad(x, gy, w_shape, stride: IntPair, pads: Pads, dilation: Int
     if cols is not None:
         g = _channels_first(gy, 0, N).reshape(G, O // G, N * L)
         return _gemm_nt(g, cols.reshape(G, K, N * L)).reshape(w_shape)
-    patches = _patches(_zero_pad(x, pads), KH, KW, OH, OW, stride, dilation)
+    patches = _patches(pad_last2(x, pads), KH, KW, OH, OW, stride, dilation)
     gw = np.zeros((G, O // G, K), x.dtype)
     for lo, hi in chunks(N, C * KH * KW * L * x.itemsize):
         n = hi - lo
@@ -201,7 +192,6 @@ def _conv_weight_grad(x, gy, w_shape, stride: IntPair, pads: Pads, dilation: Int
     return gw.reshape(w_shape)
 
 
-# --- argument checks shared by both ops ---------------------------------------------------
 def _check_tensors(op: str, input: Tensor, weight: Tensor, bias: Tensor | None) -> None:
     for name, t in (("input", input), ("weight", weight), ("bias", bias)):
         if t is None:
@@ -228,18 +218,6 @@ def _check_geometry(op: str, stride: IntPair, dilation: IntPair, groups: Any) ->
         raise ValueError(f"{op}: groups must be a positive int (got {groups!r})")
 
 
-def _batched(fn):
-    """Let an op take an unbatched (C, H, W) input, as torch does."""
-    def wrapper(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
-        if isinstance(input, Tensor) and input.ndim == 3:
-            return fn(input.unsqueeze(0), *args, **kwargs).squeeze(0)
-        return fn(input, *args, **kwargs)
-
-    wrapper.__doc__, wrapper.__name__, wrapper.__wrapped__ = fn.__doc__, fn.__name__, fn
-    return wrapper
-
-
-# --- conv2d -------------------------------------------------------------------------------
 def _zero_grads(fn: Function, x: np.ndarray, w: np.ndarray, bias_size: int) -> tuple:
     """Gradients of an empty batch, or of an input without channels: zeros of each input's shape, as torch."""
     need = [*fn.needs_input_grad, False, False, False]
@@ -249,6 +227,7 @@ def _zero_grads(fn: Function, x: np.ndarray, w: np.ndarray, bias_size: int) -> t
 class Conv2d(Function):
     def forward(self, x, w, b, stride, pads, dilation, groups):
         self.x, self.w, self.geometry = x, w, (stride, pads, dilation, groups)
+        self.window = Window(w.shape[2:], stride, pads, dilation)
         if x.shape[1] == 0:  # torch answers an input without channels with an empty (N, 0, OH, OW)
             hw = [output_size(*a) for a in zip(x.shape[2:], w.shape[2:], stride, pads, dilation)]
             return np.zeros((x.shape[0], 0, *hw), x.dtype)
@@ -264,25 +243,12 @@ class Conv2d(Function):
             gx = _conv_adjoint(gy, self.w, stride, pads, dilation, groups, self.x.shape[2:])
         if self.needs_input_grad[1]:
             gw = _conv_weight_grad(self.x, gy, self.w.shape, stride, pads, dilation, groups, self.cols)
-        if len(self.needs_input_grad) > 2 and self.needs_input_grad[2]:
+        if self.needs_input_grad[2]:
             gb = gy.sum(axis=(0, 2, 3))
         return gx, gw, gb
 
 
-def _resolve_padding(op: str, padding: Any, size: IntPair, kernel: IntPair, stride: IntPair, dilation: IntPair) -> Pads:
-    if isinstance(padding, str):
-        if padding == "valid":
-            return ((0, 0), (0, 0))
-        if padding == "same":
-            return tuple(same_padding(n, k, s, d) for n, k, s, d in zip(size, kernel, stride, dilation))  # type: ignore[return-value]
-        raise ValueError(f"{op}: padding must be an int, a pair, 'valid' or 'same' (got {padding!r})")
-    ph, pw = _pair(padding, "padding", op)
-    if min(ph, pw) < 0:
-        raise ValueError(f"{op}: padding must be non-negative (got {padding})")
-    return ((ph, ph), (pw, pw))
-
-
-@_batched
+@accepts_unbatched
 def conv2d(
     input: Tensor,
     weight: Tensor,
@@ -330,18 +296,15 @@ def conv2d(
         raise ValueError(f"{op}: groups={groups} must divide the {O} output channels (weight {weight.shape})")
     if bias is not None and bias.shape != (O,):
         raise ValueError(f"{op}: bias must have shape ({O},) (got {bias.shape})")
-    pads = _resolve_padding(op, padding, (H, W), (KH, KW), stride, dilation)
-    for axis, n, k, d, (p0, p1) in (("height", H, KH, dilation[0], pads[0]), ("width", W, KW, dilation[1], pads[1])):
-        if d * (k - 1) + 1 > n + p0 + p1:
-            raise ValueError(f"{op}: kernel {KH}x{KW} (dilation {dilation}) is larger than the padded input along {axis}: "
-                             f"{d * (k - 1) + 1} > {n + p0 + p1} (input {input.shape}, padding {pads})")
+    pads = resolve_padding(op, padding, (H, W), (KH, KW), stride, dilation)
+    check_fits(op, (H, W), (KH, KW), dilation, pads, context=f"input {input.shape}, padding {pads}")
     return Conv2d.apply(input, weight, bias, stride=stride, pads=pads, dilation=dilation, groups=groups)
 
 
-# --- conv_transpose2d ---------------------------------------------------------------------
 class ConvTranspose2d(Function):
     def forward(self, x, w, b, stride, pads, dilation, groups, out_hw):
         self.x, self.w, self.geometry = x, w, (stride, pads, dilation, groups)
+        self.window = Window(w.shape[2:], stride, pads, dilation, transposed=True)
         y = _conv_adjoint(x, w, stride, pads, dilation, groups, out_hw)
         if b is not None:
             y += b.reshape(1, -1, 1, 1)
@@ -355,12 +318,12 @@ class ConvTranspose2d(Function):
             gx = np.ascontiguousarray(_conv(gy, self.w, None, stride, pads, dilation, groups)[0][:, :, :H, :W])
         if self.needs_input_grad[1]:  # the roles of input and output swap in the adjoint
             gw = _conv_weight_grad(gy, self.x, self.w.shape, stride, pads, dilation, groups)
-        if len(self.needs_input_grad) > 2 and self.needs_input_grad[2]:
+        if self.needs_input_grad[2]:
             gb = gy.sum(axis=(0, 2, 3))
         return gx, gw, gb
 
 
-@_batched
+@accepts_unbatched
 def conv_transpose2d(
     input: Tensor,
     weight: Tensor,
@@ -399,10 +362,10 @@ def conv_transpose2d(
     _check_geometry(op, stride, dilation, groups)
     if isinstance(padding, str):
         raise ValueError(f"{op}: padding must be an int or a pair; 'same'/'valid' apply to conv2d only (got {padding!r})")
-    ph, pw = _pair(padding, "padding", op)
     oph, opw = _pair(output_padding, "output_padding", op)
-    if min(ph, pw) < 0 or min(oph, opw) < 0:
-        raise ValueError(f"{op}: padding and output_padding must be non-negative (got {padding}, {output_padding})")
+    if min(oph, opw) < 0:
+        raise ValueError(f"{op}: output_padding must be non-negative (got {output_padding})")
+    (ph, _), (pw, _) = pads = resolve_padding(op, padding, strings=False)
     for o, s, d in ((oph, stride[0], dilation[0]), (opw, stride[1], dilation[1])):
         if o >= s and o >= d:
             raise ValueError(f"{op}: output_padding must be smaller than either stride or dilation "
@@ -423,5 +386,4 @@ def conv_transpose2d(
     if OH <= 0 or OW <= 0:
         raise ValueError(f"{op}: output size {OH}x{OW} is not positive (input {input.shape}, weight {weight.shape}, "
                          f"stride {stride}, padding {(ph, pw)})")
-    pads = ((ph, ph), (pw, pw))
     return ConvTranspose2d.apply(input, weight, bias, stride=stride, pads=pads, dilation=dilation, groups=groups, out_hw=(OH, OW))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from cnnlab.functional.activation import _check_float
-from cnnlab.functional.parallel import run_chunks
+from cnnlab.runtime import run_chunks
 from cnnlab.tensor import Function, Tensor
 
 

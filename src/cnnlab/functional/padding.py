@@ -11,6 +11,21 @@ from cnnlab.tensor import Function, Tensor
 MODES = ("constant", "reflect", "replicate", "circular")
 
 
+def pad_last2(x: np.ndarray, pads: tuple[tuple[int, int], tuple[int, int]], value: float = 0.0) -> np.ndarray:
+    """The last two axes of an array padded with ``value`` by ``((top, bottom), (left, right))``.
+
+    The array itself when nothing is added; conv's and pooling's raw-array helper.
+    """
+    (pt, pb), (pl, pr) = pads
+    if not (pt or pb or pl or pr):
+        return x
+    *lead, H, W = x.shape
+    shape = (*lead, H + pt + pb, W + pl + pr)
+    xp = np.zeros(shape, x.dtype) if value == 0 else np.full(shape, value, x.dtype)  # zeros: fresh pages, no fill pass
+    xp[..., pt:pt + H, pl:pl + W] = x
+    return xp
+
+
 def _source_index(n: int, before: int, after: int, mode: str) -> np.ndarray:
     """For each position of the padded axis, the input position it copies."""
     j = np.arange(-before, n + after)

@@ -26,33 +26,25 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from cnnlab.functional.parallel import run_chunks
-from cnnlab.functional.sizes import IntPair, _pair, output_size
+from cnnlab.runtime import run_chunks
+from cnnlab.functional.padding import pad_last2
+from cnnlab.functional.sizes import IntPair, Pads, _pair, accepts_unbatched, adaptive_windows, output_size, resolve_padding
 from cnnlab.tensor import Function, Tensor
 
-Pads = tuple[IntPair, IntPair]  # ((top, bottom), (left, right))
 
-
-# --- window tables and what they pick --------------------------------------------------------
 def _table(o: int, k: int, s: int, p: int, d: int) -> np.ndarray:
     """Input positions read by a sliding window along one axis: (K, O), o*s - p + k*d."""
     return np.arange(o)[None, :] * s - p + np.arange(k)[:, None] * d
 
 
-def _adaptive_bounds(n: int, o: int) -> tuple[np.ndarray, np.ndarray]:
-    """torch's adaptive windows: start = floor(i*n/o), end = ceil((i+1)*n/o)."""
-    i = np.arange(o)
-    return i * n // o, -(-(i + 1) * n // o)
-
-
 def _adaptive_table(n: int, o: int) -> np.ndarray:
     """(K, O) positions of the adaptive windows; a shorter window repeats its last element."""
-    start, end = _adaptive_bounds(n, o)
+    start, end = adaptive_windows(n, o)
     K = int((end - start).max(initial=1))
     return np.minimum(start[None, :] + np.arange(K)[:, None], end[None, :] - 1)
 
 
-def _index(p: np.ndarray) -> slice | np.ndarray:
+def _as_slice(p: np.ndarray) -> slice | np.ndarray:
     """Positions as a slice when evenly spaced (the pick is then a view), else as they are."""
     if len(p) == 0:
         return slice(0, 0)
@@ -62,28 +54,17 @@ def _index(p: np.ndarray) -> slice | np.ndarray:
     return p
 
 
-def _at(r: slice | np.ndarray, c: slice | np.ndarray) -> tuple:
+def _grid_index(r: slice | np.ndarray, c: slice | np.ndarray) -> tuple:
     """The index of the (P, OH, OW) grid picked by row and column positions r and c."""
     if isinstance(r, slice) or isinstance(c, slice):
         return (slice(None), r, c)
     return (slice(None), r[:, None], c[None, :])
 
 
-def _pads(rows: np.ndarray, cols: np.ndarray, H: int, W: int) -> Pads:
+def _padding_for(rows: np.ndarray, cols: np.ndarray, H: int, W: int) -> Pads:
     """Padding (before, after) on each axis that puts every tabled position inside."""
     return tuple((max(0, -int(t.min(initial=0))), max(0, int(t.max(initial=0)) - n + 1))  # type: ignore[return-value]
                  for t, n in ((rows, H), (cols, W)))
-
-
-def _pad(x: np.ndarray, pads: Pads, value: float) -> np.ndarray:
-    """(P, H, W) planes padded with ``value`` (the array itself when no padding is needed)."""
-    (pt, pb), (pl, pr) = pads
-    if not (pt or pb or pl or pr):
-        return x
-    P, H, W = x.shape
-    xp = np.full((P, H + pt + pb, W + pl + pr), value, x.dtype)
-    xp[:, pt:pt + H, pl:pl + W] = x
-    return xp
 
 
 def _scatter_mode(rows: np.ndarray, cols: np.ndarray) -> str:
@@ -121,9 +102,9 @@ class _Pool2d(Function):
     def setup(self, x: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         N, C, H, W = self.x_shape = x.shape
         self.rows, self.cols = rows, cols
-        self.pads = (pt, _), (pl, _) = _pads(rows, cols, H, W)
+        self.pads = (pt, _), (pl, _) = _padding_for(rows, cols, H, W)
         # the picks of each offset (kh, kw), in padded coordinates, row-major: (KH*KW,)
-        self.picks = [_at(_index(r + pt), _index(c + pl)) for r in rows for c in cols]
+        self.picks = [_grid_index(_as_slice(r + pt), _as_slice(c + pl)) for r in rows for c in cols]
         return x.reshape(N * C, H, W)  # (P, H, W): pooling treats every plane alike
 
     def grad_planes(self, g: np.ndarray, work) -> np.ndarray:
@@ -143,7 +124,6 @@ class _Pool2d(Function):
         return gx.reshape(self.x_shape)
 
 
-# --- max pooling -------------------------------------------------------------------------------
 class MaxPool2d(_Pool2d):
     """Max over each window; the gradient goes to the element the index points at.
 
@@ -165,7 +145,7 @@ class MaxPool2d(_Pool2d):
 
         def work(lo: int, hi: int) -> None:
             xc = planes[lo:hi]
-            xp = _pad(xc, self.pads, -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min)
+            xp = pad_last2(xc, self.pads, -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min)
             views = [xp[at] for at in self.picks]  # KH*KW arrays (p, OH, OW)
             m = y[lo:hi]
             np.copyto(m, views[0])
@@ -218,7 +198,6 @@ def _first_max(views: list[np.ndarray], m: np.ndarray, arg: np.ndarray, first: n
         arg[lost] = np.broadcast_to(first, arg.shape)[lost]
 
 
-# --- average pooling ---------------------------------------------------------------------------
 def _divisor(in_hw, kernel, stride, padding, out_hw, count_include_pad: bool, divisor_override: int | None,
              dtype) -> np.ndarray:
     """torch's divisor per output window, (OH, OW).
@@ -246,7 +225,7 @@ class AvgPool2d(_Pool2d):
         y = np.empty((planes.shape[0], OH, OW), x.dtype)
 
         def work(lo: int, hi: int) -> None:
-            xp = _pad(planes[lo:hi], self.pads, 0)
+            xp = pad_last2(planes[lo:hi], self.pads)
             s = y[lo:hi]
             np.copyto(s, xp[self.picks[0]])
             for at in self.picks[1:]:
@@ -275,7 +254,7 @@ class AdaptiveAvgPool2d(Function):
     def forward(self, x, out_hw):
         N, C, H, W = x.shape
         OH, OW = out_hw
-        (hs, he), (ws, we) = self.bounds = _adaptive_bounds(H, OH), _adaptive_bounds(W, OW)
+        (hs, he), (ws, we) = self.bounds = adaptive_windows(H, OH), adaptive_windows(W, OW)
         t = np.empty((N, C, OH, W), x.dtype)
         for i in range(OH):  # sums over each row window, whole rows at a time: (N, C, OH, W)
             np.sum(x[:, :, hs[i]:he[i]], axis=2, out=t[:, :, i])
@@ -298,30 +277,27 @@ class AdaptiveAvgPool2d(Function):
         return gx
 
 
-# --- the public functions ------------------------------------------------------------------
-def _check_input(op: str, input: Any, kinds: str = "f") -> bool:
-    """Check the input tensor (dtype kind in ``kinds``); return whether it is batched (4-D)."""
+def _check_input(op: str, input: Any, kinds: str = "f") -> None:
+    """Check the input tensor, of a dtype kind in ``kinds`` (``accepts_unbatched`` has made one image a batch of one)."""
     if not isinstance(input, Tensor):
         raise TypeError(f"{op}: input must be a Tensor (got {type(input).__name__})")
-    if input.ndim not in (3, 4):
+    if input.ndim != 4:
         raise ValueError(f"{op}: expected a 3-D (C, H, W) or 4-D (N, C, H, W) input (got shape {input.shape})")
     if input.dtype.kind not in kinds:
         raise TypeError(f"{op}: expected a floating point{' or integer' if 'i' in kinds else ''} input (got {input.dtype})")
     if 0 in input.shape[-3:]:
         raise ValueError(f"{op}: expected non-empty channel and spatial dimensions (got shape {input.shape})")
-    return input.ndim == 4
 
 
 def _geometry(op: str, input: Tensor, kernel_size, stride, padding, dilation, ceil_mode: bool):
     """Normalise and check the window arguments; return them with the output size (OH, OW)."""
     kernel = _pair(kernel_size, "kernel_size", op)
     stride = kernel if stride is None or (isinstance(stride, (tuple, list)) and not stride) else _pair(stride, "stride", op)
-    padding, dilation = _pair(padding, "padding", op), _pair(dilation, "dilation", op)
+    (ph, _), (pw, _) = resolve_padding(op, padding, strings=False)
+    padding, dilation = (ph, pw), _pair(dilation, "dilation", op)
     for name, value in (("kernel_size", kernel), ("stride", stride), ("dilation", dilation)):
         if min(value) <= 0:
             raise ValueError(f"{op}: {name} must be positive (got {value})")
-    if min(padding) < 0:
-        raise ValueError(f"{op}: padding must be non-negative (got {padding})")
     for k, p, d in zip(kernel, padding, dilation):
         if p > ((k - 1) * d + 1) // 2:
             raise ValueError(f"{op}: pad should be at most half of effective kernel size "
@@ -351,16 +327,7 @@ def _adaptive_size(op: str, output_size: Any, input: Tensor) -> IntPair:
     return out  # type: ignore[return-value]
 
 
-def _batch(input: Tensor, batched: bool) -> Tensor:
-    return input if batched else input.unsqueeze(0)
-
-
-def _unbatch(out: Any, batched: bool) -> Any:
-    if batched:
-        return out
-    return tuple(o.squeeze(0) for o in out) if isinstance(out, tuple) else out.squeeze(0)
-
-
+@accepts_unbatched
 def max_pool2d(
     input: Tensor,
     kernel_size: int | IntPair,
@@ -394,13 +361,13 @@ def max_pool2d(
         [[[[5.0, 7.0], [13.0, 15.0]]]]
     """
     op = "max_pool2d"
-    batched = _check_input(op, input, "fiu")  # integers too, as torch
+    _check_input(op, input, "fiu")  # integers too, as torch
     kernel, stride, padding, dilation, out_hw = _geometry(op, input, kernel_size, stride, padding, dilation, ceil_mode)
     rows, cols = (_table(o, k, s, p, d) for o, k, s, p, d in zip(out_hw, kernel, stride, padding, dilation))
-    out = MaxPool2d.apply(_batch(input, batched), rows=rows, cols=cols, return_indices=bool(return_indices))
-    return _unbatch(out, batched)
+    return MaxPool2d.apply(input, rows=rows, cols=cols, return_indices=bool(return_indices))
 
 
+@accepts_unbatched
 def avg_pool2d(
     input: Tensor,
     kernel_size: int | IntPair,
@@ -433,7 +400,7 @@ def avg_pool2d(
         [[[[2.5, 4.5], [10.5, 12.5]]]]
     """
     op = "avg_pool2d"
-    batched = _check_input(op, input)
+    _check_input(op, input)
     kernel, stride, padding, _, out_hw = _geometry(op, input, kernel_size, stride, padding, 1, ceil_mode)
     if divisor_override is not None:
         if not isinstance(divisor_override, int) or isinstance(divisor_override, bool):
@@ -442,10 +409,10 @@ def avg_pool2d(
             raise ValueError(f"{op}: divisor_override must not be zero")
     divisor = _divisor(input.shape[-2:], kernel, stride, padding, out_hw, count_include_pad, divisor_override, input.dtype)
     rows, cols = (_table(o, k, s, p, 1) for o, k, s, p in zip(out_hw, kernel, stride, padding))
-    out = AvgPool2d.apply(_batch(input, batched), rows=rows, cols=cols, divisor=divisor)
-    return _unbatch(out, batched)
+    return AvgPool2d.apply(input, rows=rows, cols=cols, divisor=divisor)
 
 
+@accepts_unbatched
 def adaptive_avg_pool2d(input: Tensor, output_size: int | Sequence[int | None]) -> Tensor:
     """Average pooling to a fixed output size, whatever the input size (e.g. global pooling).
 
@@ -465,11 +432,12 @@ def adaptive_avg_pool2d(input: Tensor, output_size: int | Sequence[int | None]) 
         [[[[7.5]]]]
     """
     op = "adaptive_avg_pool2d"
-    batched = _check_input(op, input)
+    _check_input(op, input)
     out_hw = _adaptive_size(op, output_size, input)
-    return _unbatch(AdaptiveAvgPool2d.apply(_batch(input, batched), out_hw=out_hw), batched)
+    return AdaptiveAvgPool2d.apply(input, out_hw=out_hw)
 
 
+@accepts_unbatched
 def adaptive_max_pool2d(
     input: Tensor, output_size: int | Sequence[int | None], return_indices: bool = False
 ) -> Tensor | tuple[Tensor, Tensor]:
@@ -490,8 +458,7 @@ def adaptive_max_pool2d(
         ([[[[13.0, 15.0]]]], [[[[13, 15]]]])
     """
     op = "adaptive_max_pool2d"
-    batched = _check_input(op, input)
+    _check_input(op, input)
     out_hw = _adaptive_size(op, output_size, input)
     rows, cols = (_adaptive_table(n, o) for n, o in zip(input.shape[-2:], out_hw))
-    out = MaxPool2d.apply(_batch(input, batched), rows=rows, cols=cols, return_indices=bool(return_indices))
-    return _unbatch(out, batched)
+    return MaxPool2d.apply(input, rows=rows, cols=cols, return_indices=bool(return_indices))

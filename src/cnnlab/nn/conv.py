@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 import cnnlab.functional as F
-from cnnlab.functional.sizes import _pair, output_size, same_padding
+from cnnlab.functional.sizes import _pair, output_size, resolve_padding
 from cnnlab.nn import init
 from cnnlab.nn.module import Module, Parameter, _float_dtype
 from cnnlab.tensor import Tensor
@@ -29,10 +29,9 @@ class _ConvNd(Module):
             raise ValueError(f"{name}: in_channels ({in_channels}) must be divisible by groups ({groups})")
         if out_channels % groups:
             raise ValueError(f"{name}: out_channels ({out_channels}) must be divisible by groups ({groups})")
-        if isinstance(padding, str):
-            if padding not in ("same", "valid"):
-                raise ValueError(f"{name}: padding must be an int, a pair, 'valid' or 'same' (got {padding!r})")
-        else:
+        if padding != "same":  # 'same' depends on the input size: resolved in forward
+            resolve_padding(name, padding)
+        if not isinstance(padding, str):
             padding = _pair(padding, "padding", name)
         if padding_mode not in PADDING_MODES:
             raise ValueError(f"{name}: padding_mode must be one of {', '.join(PADDING_MODES)} (got {padding_mode!r})")
@@ -112,13 +111,8 @@ class Conv2d(_ConvNd):
     def forward(self, input: Tensor) -> Tensor:
         if self.padding_mode == "zeros":
             return F.conv2d(input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
-        if self.padding == "same":
-            (t, b), (l, r) = (same_padding(n, k, s, d) for n, k, s, d in
-                              zip(input.shape[-2:], self.kernel_size, self.stride, self.dilation))
-        elif self.padding == "valid":
-            t = b = l = r = 0
-        else:
-            (t, l), (b, r) = self.padding, self.padding
+        (t, b), (l, r) = resolve_padding("Conv2d", self.padding, input.shape[-2:], self.kernel_size, self.stride,
+                                         self.dilation)
         return F.conv2d(F.pad(input, (l, r, t, b), mode=self.padding_mode), self.weight, self.bias,
                         self.stride, 0, self.dilation, self.groups)
 

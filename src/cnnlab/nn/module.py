@@ -9,6 +9,7 @@ registries, so names such as ``features.0.weight`` come out exactly as PyTorch's
 
 from __future__ import annotations
 
+import itertools
 import operator
 from collections import OrderedDict
 from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple
@@ -48,16 +49,27 @@ class IncompatibleKeys(NamedTuple):
 
 
 class RemovableHandle:
-    """Returned by ``register_forward_hook``; ``remove()`` unregisters the hook."""
+    """What ``register_forward_hook`` and ``register_forward_pre_hook`` return, as torch's.
 
-    _next_id = 0
+    ``remove()`` unregisters the hook (again is a no-op); as a context manager the hook
+    lives for the ``with`` block.
+    """
 
-    def __init__(self, hooks: dict) -> None:
-        self.hooks, self.id = hooks, RemovableHandle._next_id
-        RemovableHandle._next_id += 1
+    _ids = itertools.count()
+
+    def __init__(self, hooks: dict, extra: set | None = None) -> None:
+        self.hooks, self.extra, self.id = hooks, extra, next(RemovableHandle._ids)
 
     def remove(self) -> None:
         self.hooks.pop(self.id, None)
+        if self.extra is not None:
+            self.extra.discard(self.id)
+
+    def __enter__(self) -> "RemovableHandle":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.remove()
 
 
 def _addindent(s: str, spaces: int) -> str:
@@ -114,26 +126,75 @@ class Module:
         d["_buffers"] = OrderedDict()
         d["_non_persistent_buffers"] = set()
         d["_modules"] = OrderedDict()
+        d["_forward_pre_hooks"] = OrderedDict()
         d["_forward_hooks"] = OrderedDict()
+        d["_hooks_with_kwargs"] = set()  # ids of the hooks (of either kind) that take kwargs
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        with_kwargs = self._hooks_with_kwargs
+        for key, hook in list(self._forward_pre_hooks.items()):
+            if key in with_kwargs:
+                result = hook(self, args, kwargs)
+                if result is not None:
+                    if not (isinstance(result, tuple) and len(result) == 2):
+                        raise RuntimeError(f"forward pre-hook must return None or a tuple of (new_args, new_kwargs), "
+                                           f"but got {result!r}")
+                    args, kwargs = result
+            else:
+                result = hook(self, args)
+                if result is not None:
+                    args = result if isinstance(result, tuple) else (result,)
         out = self.forward(*args, **kwargs)
-        for hook in list(self._forward_hooks.values()):
-            result = hook(self, args, out)
+        for key, hook in list(self._forward_hooks.items()):
+            result = hook(self, args, kwargs, out) if key in with_kwargs else hook(self, args, out)
             if result is not None:
                 out = result
         return out
 
-    def register_forward_hook(self, hook: Callable[["Module", tuple, Any], Any]) -> RemovableHandle:
-        """Call ``hook(module, inputs, output)`` after every forward; a non-None result replaces the output."""
-        handle = RemovableHandle(self._forward_hooks)
-        self._forward_hooks[handle.id] = hook
+    def _add_hook(self, hooks: dict, hook: Callable, prepend: bool, with_kwargs: bool) -> RemovableHandle:
+        handle = RemovableHandle(hooks, self._hooks_with_kwargs)
+        hooks[handle.id] = hook
+        if prepend:
+            hooks.move_to_end(handle.id, last=False)
+        if with_kwargs:
+            self._hooks_with_kwargs.add(handle.id)
         return handle
 
-    # --- registration -------------------------------------------------------------------
+    def register_forward_pre_hook(self, hook: Callable[..., Any], *, prepend: bool = False,
+                                  with_kwargs: bool = False) -> RemovableHandle:
+        """Call ``hook(module, args)`` before every forward, as torch's.
+
+        A non-None result replaces the positional inputs (a single value is wrapped in a
+        tuple). With ``with_kwargs`` the hook is ``hook(module, args, kwargs)`` and may
+        return ``(args, kwargs)``. Hooks run in the order registered; ``prepend`` puts
+        this one first.
+
+        Example:
+            >>> class Id(Module):
+            ...     def forward(self, x):
+            ...         return x
+            >>> m = Id()
+            >>> with m.register_forward_pre_hook(lambda mod, args: args[0] * 2):
+            ...     m(Tensor([1.0])).tolist()
+            [2.0]
+            >>> m(Tensor([1.0])).tolist()
+            [1.0]
+        """
+        return self._add_hook(self._forward_pre_hooks, hook, prepend, with_kwargs)
+
+    def register_forward_hook(self, hook: Callable[..., Any], *, prepend: bool = False,
+                              with_kwargs: bool = False) -> RemovableHandle:
+        """Call ``hook(module, args, output)`` after every forward, as torch's.
+
+        ``args`` are the positional inputs forward got (after any pre-hook); a non-None
+        result replaces the output. With ``with_kwargs`` the hook is
+        ``hook(module, args, kwargs, output)``. ``prepend`` puts this hook first.
+        """
+        return self._add_hook(self._forward_hooks, hook, prepend, with_kwargs)
+
     def _check_name(self, name: Any, kind: str) -> None:
         if "_parameters" not in self.__dict__:
             raise AttributeError(f"cannot assign {kind} before Module.__init__() call")
@@ -215,7 +276,6 @@ class Module:
                 return
         object.__delattr__(self, name)
 
-    # --- traversal ----------------------------------------------------------------------
     def named_modules(self, memo: set | None = None, prefix: str = "", remove_duplicate: bool = True) -> Iterator[tuple[str, "Module"]]:
         """This module and every sub-module, depth first, with dotted names ('' for self)."""
         if memo is None:
@@ -285,7 +345,6 @@ class Module:
         fn(self)
         return self
 
-    # --- modes, gradients, dtype --------------------------------------------------------
     def train(self, mode: bool = True) -> "Module":
         if not isinstance(mode, bool):
             raise ValueError(f"train: mode is expected to be a bool (got {mode!r})")
@@ -341,7 +400,6 @@ class Module:
     def double(self) -> "Module":
         return self.to(np.float64)
 
-    # --- state_dict -----------------------------------------------------------------------
     def state_dict(self, destination: dict | None = None, prefix: str = "", keep_vars: bool = False) -> "OrderedDict[str, Tensor]":
         """Every parameter and persistent buffer by dotted name, in PyTorch's order and naming.
 
@@ -401,7 +459,6 @@ class Module:
             own[key].data[...] = value  # in place: optimizers and views keep seeing the same array
         return IncompatibleKeys(missing, unexpected)
 
-    # --- repr -----------------------------------------------------------------------------
     def extra_repr(self) -> str:
         """The layer's own settings for ``repr``, one line; only non-default ones, as PyTorch."""
         return ""
@@ -429,7 +486,57 @@ def _index(idx: Any, n: int, container: str) -> int:
     return idx % n
 
 
-class Sequential(Module):
+class _ModuleSequence(Module):
+    """What ``Sequential`` and ``ModuleList`` share: modules in order, indexed by position."""
+
+    def _key(self, idx: Any) -> str:
+        return list(self._modules)[_index(idx, len(self), type(self).__name__)]
+
+    def _renumber(self, modules: list[Module]) -> None:
+        """Register ``modules`` as ``"0"``, ``"1"``, ..., as torch does after a deletion or insertion."""
+        self.__dict__["_modules"] = OrderedDict()
+        for i, m in enumerate(modules):
+            self.add_module(str(i), m)
+
+    def __getitem__(self, idx: int | slice) -> Any:
+        if isinstance(idx, slice):
+            return self._slice(idx)
+        return self._modules[self._key(idx)]
+
+    def _slice(self, idx: slice) -> Module:
+        return type(self)(list(self._modules.values())[idx])
+
+    def __setitem__(self, idx: int, module: Module) -> None:
+        self.add_module(self._key(idx), module)
+
+    def __delitem__(self, idx: int | slice) -> None:
+        modules = list(self._modules.values())
+        del modules[idx if isinstance(idx, slice) else _index(idx, len(self), type(self).__name__)]
+        self._renumber(modules)
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+    def append(self, module: Module) -> Any:
+        self.add_module(str(len(self)), module)
+        return self
+
+    def extend(self, modules: Iterable[Module]) -> Any:
+        for m in modules:
+            self.append(m)
+        return self
+
+    def insert(self, index: int, module: Module) -> Any:
+        modules = list(self._modules.values())
+        modules.insert(index, module)
+        self._renumber(modules)
+        return self
+
+
+class Sequential(_ModuleSequence):
     """Modules applied one after the other, named ``"0"``, ``"1"``, ... (or by an OrderedDict's keys).
 
     Example:
@@ -450,44 +557,8 @@ class Sequential(Module):
             for i, module in enumerate(args):
                 self.add_module(str(i), module)
 
-    def __getitem__(self, idx: int | slice) -> Module:
-        if isinstance(idx, slice):
-            return type(self)(OrderedDict(list(self._modules.items())[idx]))
-        return list(self._modules.values())[_index(idx, len(self), type(self).__name__)]
-
-    def __setitem__(self, idx: int, module: Module) -> None:
-        key = list(self._modules)[_index(idx, len(self), type(self).__name__)]
-        self.add_module(key, module)
-
-    def __delitem__(self, idx: int | slice) -> None:
-        keys = list(self._modules)
-        for key in keys[idx] if isinstance(idx, slice) else [keys[_index(idx, len(self), type(self).__name__)]]:
-            del self._modules[key]
-        # renumber so that names stay "0", "1", ... as in PyTorch
-        self.__dict__["_modules"] = OrderedDict((str(i), m) for i, m in enumerate(self._modules.values()))
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())
-
-    def append(self, module: Module) -> "Sequential":
-        self.add_module(str(len(self)), module)
-        return self
-
-    def extend(self, modules: Iterable[Module]) -> "Sequential":
-        for m in modules:
-            self.append(m)
-        return self
-
-    def insert(self, index: int, module: Module) -> "Sequential":
-        items = list(self._modules.values())
-        items.insert(index, module)
-        self.__dict__["_modules"] = OrderedDict()
-        for i, m in enumerate(items):
-            self.add_module(str(i), m)
-        return self
+    def _slice(self, idx: slice) -> Module:
+        return type(self)(OrderedDict(list(self._modules.items())[idx]))  # keeps the names, as torch
 
     def forward(self, input: Any) -> Any:
         for module in self:
@@ -495,47 +566,13 @@ class Sequential(Module):
         return input
 
 
-class ModuleList(Module):
+class ModuleList(_ModuleSequence):
     """A list of modules, registered as ``"0"``, ``"1"``, ...; it has no forward of its own."""
 
     def __init__(self, modules: Iterable[Module] | None = None) -> None:
         super().__init__()
         if modules is not None:
             self.extend(modules)
-
-    def __getitem__(self, idx: int | slice) -> Any:
-        if isinstance(idx, slice):
-            return ModuleList(list(self._modules.values())[idx])
-        return list(self._modules.values())[_index(idx, len(self), "ModuleList")]
-
-    def __setitem__(self, idx: int, module: Module) -> None:
-        self.add_module(str(_index(idx, len(self), "ModuleList")), module)
-
-    def __delitem__(self, idx: int | slice) -> None:
-        items = list(self._modules.values())
-        del items[idx if isinstance(idx, slice) else _index(idx, len(self), "ModuleList")]
-        self.__dict__["_modules"] = OrderedDict((str(i), m) for i, m in enumerate(items))
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())
-
-    def append(self, module: Module) -> "ModuleList":
-        self.add_module(str(len(self)), module)
-        return self
-
-    def extend(self, modules: Iterable[Module]) -> "ModuleList":
-        for m in modules:
-            self.append(m)
-        return self
-
-    def insert(self, index: int, module: Module) -> None:
-        items = list(self._modules.values())
-        items.insert(index, module)
-        self.__dict__["_modules"] = OrderedDict()
-        self.extend(items)
 
     def __repr__(self) -> str:
         # PyTorch compresses runs of identical modules: "(0-2): 3 x ReLU()"

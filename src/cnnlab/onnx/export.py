@@ -1,6 +1,6 @@
 """``export``: trace one forward pass of a cnnlab model and write it as an ONNX graph.
 
-The trace records every ``Function.apply`` the forward makes (the ops carry their
+The trace records every op the forward runs on this thread (the ops carry their
 geometry, so a traced ``Conv2d`` already knows its explicit pads, whatever form the
 module's ``padding`` took), plus the name of the module that made it. Each op then maps
 to one ONNX node, or to a few where ONNX lacks it at the chosen opset (GELU before
@@ -24,13 +24,15 @@ import cnnlab.functional  # noqa: F401  (the op modules below)
 
 A, B, C, L, NO, PA, P = (sys.modules[f"cnnlab.functional.{m}"] for m in ("activation", "basic", "conv", "linear", "norm",
                                                                           "padding", "pool"))
+from cnnlab.functional.sizes import adaptive_windows
 from cnnlab.io import write_atomic
 from cnnlab.nn.module import Module
 from cnnlab.nn.normalization import LocalResponseNorm
-from cnnlab.tensor import Function, Tensor, no_grad
+from cnnlab.runtime import observe_ops
+from cnnlab.tensor import Tensor, no_grad
 
 OPSETS = range(13, 21)  # Softmax over one axis (13), ReduceSum's axes input (13)
-_lock = threading.Lock()  # the trace swaps Function.apply for the whole process: one export at a time
+_lock = threading.Lock()  # the trace wraps the model's forwards on its instances: one export of a model at a time
 
 
 def require_onnx() -> Any:
@@ -49,21 +51,17 @@ class _Trace:
         self.stack: list[str] = []
         self.calls: list[tuple[str, Any, tuple, dict, Any]] = []  # (module path, Function class or Module, args, kwargs, out)
         self.hidden = 0  # > 0 inside a module exported whole
-        self.thread = threading.get_ident()
+
 
     def whole(self, m: Module) -> bool:
         return isinstance(m, LocalResponseNorm) and m.size % 2 == 1  # ONNX centres an even window differently
 
     @contextmanager
     def active(self, model: Module) -> Iterator[None]:
-        original = Function.__dict__["apply"]
-        trace = self
-
-        def apply(cls, *args: Any, **kwargs: Any) -> Any:
-            out = original.__func__(cls, *args, **kwargs)
-            if threading.get_ident() == trace.thread and not trace.hidden:
-                trace.calls.append((trace.stack[-1] if trace.stack else "", cls, args, kwargs, out))
-            return out
+        """Record this thread's ops (``runtime.observe_ops``) and which module ran each, for one forward."""
+        def op(ctx: Any, args: tuple, kwargs: dict, out: Any) -> None:
+            if not self.hidden:
+                self.calls.append((self.stack[-1] if self.stack else "", type(ctx), args, kwargs, out))
 
         wrapped = []
         for m in {id(m): m for m in model.modules()}.values():
@@ -80,13 +78,12 @@ class _Trace:
                     self.calls.append((self.names.get(id(__m), ""), __m, args, kwargs, out))
                 return out
 
-            m.__dict__["forward"] = forward
+            m.__dict__["forward"] = forward  # on this model's instances only, for the one forward
             wrapped.append(m)
-        Function.apply = classmethod(apply)  # type: ignore[method-assign, assignment]
         try:
-            yield
+            with observe_ops(op):
+                yield
         finally:
-            Function.apply = original  # type: ignore[method-assign]
             for m in wrapped:
                 m.__dict__.pop("forward", None)
 
@@ -398,7 +395,7 @@ def _adaptive_avg(g, path, args, kw, out, ins):
 
 def _averaging(n: int, o: int) -> np.ndarray:
     """(o, n): row i averages torch's adaptive window i, [floor(i*n/o), ceil((i+1)*n/o))."""
-    start, end = P._adaptive_bounds(n, o)
+    start, end = adaptive_windows(n, o)
     m = np.zeros((o, n))
     for i, (a, b) in enumerate(zip(start, end)):
         m[i, a:b] = 1 / (b - a)

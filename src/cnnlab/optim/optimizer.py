@@ -112,7 +112,6 @@ class Optimizer:
     def _update(self, group: dict[str, Any], param: np.ndarray, grad: np.ndarray, state: dict[str, Any]) -> None:
         raise NotImplementedError
 
-    # --- checkpoints ------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         """``{'state': {index: {name: array}}, 'param_groups': [{options..., 'params': [index...]}]}``.
 

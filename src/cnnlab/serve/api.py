@@ -29,6 +29,7 @@ import numpy as np
 import cnnlab.functional as F
 from cnnlab import filters
 from cnnlab.analysis.shapes import explain_2d
+from cnnlab.nn.hooks import record_outputs
 from cnnlab.tensor import Tensor, no_grad
 
 MAX_UPLOAD_BYTES = 10 * 2**20  # an upload's body
@@ -114,7 +115,6 @@ def _rounded(a: np.ndarray, digits: int = 4) -> list:
     return np.round(a.astype(np.float64), digits).tolist()
 
 
-# --- the convolution playground -----------------------------------------------------------
 def conv(params: Any) -> dict[str, Any]:
     """One convolution (or transposed convolution) of a small square input, step by step.
 
@@ -187,7 +187,6 @@ def conv(params: Any) -> dict[str, Any]:
             "unread": e.unread, "unwritten": e.unwritten}
 
 
-# --- the filter lab -----------------------------------------------------------------------
 def kernels() -> dict[str, Any]:
     """The masks (with their default parameters) and the choices the filter lab offers."""
     return {"kernels": {name: fn().tolist() for name, fn in filters.KERNELS.items()},
@@ -231,12 +230,10 @@ class Explorer:
         # Decodes and filters run on these few threads: at most MAX_BUSY at once, and the memory
         # the C allocator keeps after each stays with them, not with every thread of the server
         self._heavy = ThreadPoolExecutor(MAX_BUSY, thread_name_prefix="cnnlab-explorer")
-        self._model_lock = threading.Lock()  # one forward at a time: the hooks record into one list
+        self._model_lock = threading.Lock()  # the digit model is loaded once
         self._model: Any = None
         self.info: dict[str, Any] = {}  # the digit model's name, epoch and test accuracy, once loaded
-        self._captured: list[tuple[str, str, np.ndarray]] = []
 
-    # --- images -------------------------------------------------------------------------
     def upload(self, data: bytes) -> dict[str, Any]:
         """Decode an uploaded file (any format Pillow reads), keep it, answer its id and a preview."""
         from PIL import Image
@@ -310,7 +307,6 @@ class Explorer:
         """Let the threads of decodes and filters end (the server calls this when it closes)."""
         self._heavy.shutdown(wait=False)
 
-    # --- digits -------------------------------------------------------------------------
     def model(self) -> Any:
         """The digit model, loaded on first use, with a hook on every layer."""
         with self._model_lock:
@@ -328,18 +324,12 @@ class Explorer:
             model, ckpt = load_model(self.checkpoint)
         info, self.preprocess = ckpt.info, ckpt.preprocess
         self.info = {"model": info["model"], "epoch": info["epoch"],
-                     "test_acc": (info["history"]["test_acc"] or [None])[-1]}
-        for name, module in model.named_modules():
-            if name and not module._modules:  # the leaves: every layer that computes something
-                module.register_forward_hook(
-                    lambda m, args, out, name=name: self._captured.append((name, type(m).__name__, out.numpy()[0].copy())))
+                     "test_acc": ((info.get("history") or {}).get("test_acc") or [None])[-1]}
         try:
             with no_grad():
                 logits = model(Tensor(np.zeros((1, self.preprocess.channels, *self.preprocess.size), np.float32)))
         except (ValueError, TypeError) as e:
             raise ValueError(f"the digit lab needs a model taking 28x28 grayscale digits or 3xHxW images: {e}") from None
-        finally:
-            self._captured.clear()
         if logits.ndim != 2 or logits.shape[1] < 2 or (logits.shape[1] != 10 and not hasattr(model, "input_shape")):
             raise ValueError(f"the digit lab needs a model with 10 outputs, one per digit (got {logits.shape[1:]})")
         return model
@@ -371,13 +361,11 @@ class Explorer:
         except ValueError:
             raise BadRequest("the canvas is empty: draw a digit") from None
         model = self.model()
-        with self._model_lock, no_grad():
-            self._captured.clear()
+        with no_grad(), record_outputs(model) as outputs:  # every leaf layer, this request's forward only
             logits = model(Tensor(prepare(drawing, self.preprocess)[None]))  # (1, classes)
-            probs = F.softmax(logits, dim=1).numpy()[0]
-            layers = [{"name": name, "type": kind, "shape": list(out.shape),
-                       "min": float(out.min()), "max": float(out.max()), "values": _rounded(out, 3)}
-                      for name, kind, out in self._captured]
-            self._captured.clear()
+        probs = F.softmax(logits, dim=1).numpy()[0]
+        layers = [{"name": name, "type": type(m).__name__, "shape": list(out.shape[1:]),
+                   "min": float(out.numpy()[0].min()), "max": float(out.numpy()[0].max()),
+                   "values": _rounded(out.numpy()[0], 3)} for name, m, out in outputs]
         return {"prediction": int(probs.argmax()), "probabilities": _rounded(probs, 5), "digit": _rounded(digit, 3),
                 "layers": layers, "model": self.info, "ms": round((time.perf_counter() - began) * 1000, 2)}

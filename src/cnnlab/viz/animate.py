@@ -22,7 +22,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from cnnlab.functional.sizes import _pair, output_size, same_padding
+from cnnlab.functional.sizes import _pair, output_size, resolve_padding
 from cnnlab.viz.canvas import INK, MUTED, Picture, draw_text, font, grid, line_height, pretty, text_width
 
 __all__ = ["MAX_ANIMATION_PIXELS", "MAX_FRAMES", "MAX_GRID_SIDE", "Animation", "conv_animation"]
@@ -142,20 +142,6 @@ def _check_ext(path: str | os.PathLike, ext: str) -> None:
         raise ValueError(f"{os.fspath(path)}: an animation is written as a GIF; give a file name ending in {ext}")
 
 
-def _pads(padding: Any, n: tuple[int, int], k: tuple[int, int], s: tuple[int, int], d: tuple[int, int],
-          transposed: bool) -> tuple[tuple[int, int], tuple[int, int]]:
-    if padding == "valid":
-        return (0, 0), (0, 0)
-    if padding == "same":
-        if transposed:
-            raise ValueError("viz conv: 'same' padding is for convolutions, not transposed ones")
-        return tuple(same_padding(*a) for a in zip(n, k, s, d))  # type: ignore[return-value]
-    ph, pw = _pair(padding, "padding", "viz conv")
-    if min(ph, pw) < 0:
-        raise ValueError(f"viz conv: padding must be non-negative (got {padding!r})")
-    return (ph, ph), (pw, pw)
-
-
 def _largest_input(k: tuple[int, int], s: tuple[int, int], pads: Any, d: tuple[int, int], transposed: bool,
                    op: tuple[int, int], limit: int) -> int:
     """The largest square input whose animation stays within ``limit`` frames (0 if none)."""
@@ -225,7 +211,9 @@ def conv_animation(
         raise ValueError(f"{op}: output_padding is for transposed convolutions (add --transposed)")
     if isinstance(max_frames, bool) or not isinstance(max_frames, (int, np.integer)) or max_frames < 1:
         raise ValueError(f"{op}: max_frames must be a positive int (got {max_frames!r})")
-    pads = _pads(padding, n, k, s, d, transposed)
+    if transposed and padding == "same":
+        raise ValueError(f"{op}: 'same' padding is for convolutions, not transposed ones")
+    pads = resolve_padding(op, padding, n, k, s, d)
     how = [explain(*a, transposed=transposed, output_padding=o, op=op, axis=ax)
            for a, o, ax in zip(zip(n, k, s, pads, d), opad, ("rows", "columns"))]
     formula = [how[0].formula] if how[0].formula == how[1].formula else \

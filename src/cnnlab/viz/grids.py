@@ -134,32 +134,22 @@ def record_activations(model: Any, x: Any, layers: Sequence[str] | None = None) 
     Returns:
         ``([(name, type, output array), ...] in the order they ran, model output)``.
     """
+    from cnnlab.nn.hooks import record_outputs
     from cnnlab.tensor import Tensor, no_grad
 
-    named = {n: m for n, m in model.named_modules() if n}
-    if layers is None:
-        layers = [n for n, m in named.items() if not list(m.children())]
-    for name in layers:
+    named = [n for n, _ in model.named_modules() if n]
+    for name in layers or []:
         if name not in named:
-            raise _no_layer("activations", name, list(named))
-    seen: list[tuple[str, str, np.ndarray]] = []
-
-    def keep(name: str):
-        def hook(module: Any, inputs: tuple, output: Any) -> None:
-            out = output[0] if isinstance(output, tuple) else output
-            seen.append((name, type(module).__name__, np.array(_array(out))))
-        return hook
-
-    handles = [named[n].register_forward_hook(keep(n)) for n in layers]
+            raise _no_layer("activations", name, named)
     was_training = model.training
     model.eval()
     try:
-        with no_grad():
+        with no_grad(), record_outputs(model, layers) as outputs:
             y = model(x if isinstance(x, Tensor) else Tensor(np.asarray(x, np.float32)))
     finally:
         model.train(was_training)
-        for h in handles:
-            h.remove()
+    seen = [(name, type(m).__name__, np.array(_array(out[0] if isinstance(out, tuple) else out)))
+            for name, m, out in outputs]
     return seen, _array(y[0] if isinstance(y, tuple) else y)
 
 

@@ -266,7 +266,6 @@ def _html(page: _Page, total: float) -> str:
             f'<nav><ol>{nav}</ol></nav>{body}</body></html>')
 
 
-# --- the parts of the lecture -------------------------------------------------------------
 def crops(photo: np.ndarray, kernels: Sequence[str], labels: Sequence[str], crop: int = 64, zoom: int = 4,
           thumb: int = 256) -> Any:
     """Each filtered photo beside a ``zoom``-times magnified crop of its most detailed part, so that blur shows."""

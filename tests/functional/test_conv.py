@@ -128,6 +128,7 @@ def test_threaded_batch_really_uses_several_chunks(monkeypatch):
         return original_run(n, item_bytes, recorded, chunk_bytes)
 
     monkeypatch.setattr(parallel, "WORKERS", max(parallel.WORKERS, 2))
+    monkeypatch.setattr(parallel, "workers", lambda: parallel.WORKERS)  # whatever the machine's load
     monkeypatch.setattr(parallel, "CHUNK_BYTES", 20000)  # a few images per chunk
     monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)  # these tiny cases would otherwise stay on one thread
     monkeypatch.setattr(conv_module, "chunks", spy_chunks)

@@ -23,6 +23,7 @@ def test_chunks_tile_the_range_within_the_byte_budget():
 def test_copyto_on_workers_copies_everything(monkeypatch, shape):
     monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
     monkeypatch.setattr(parallel, "WORKERS", 3)
+    monkeypatch.setattr(parallel, "workers", lambda: 3)  # whatever the machine's load
     src = np.arange(np.prod(shape), dtype=np.float64).reshape(shape)
     dst = np.zeros(shape[::-1]).transpose()  # a non-contiguous destination
     parallel.copyto(dst, src)
@@ -35,6 +36,7 @@ def test_run_chunks_started_from_a_worker_runs_inline(monkeypatch):
 
     monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
     monkeypatch.setattr(parallel, "WORKERS", 2)
+    monkeypatch.setattr(parallel, "workers", lambda: 2)
     inner_threads = []
 
     def inner(lo, hi):
@@ -48,6 +50,33 @@ def test_run_chunks_started_from_a_worker_runs_inline(monkeypatch):
     assert any(name != threading.main_thread().name for name in outer_threads)  # the outer work was pooled
     assert len(inner_threads) == 2 * 2
     assert set(inner_threads) <= set(outer_threads)  # each worker ran its inner chunks itself, inline
+
+
+def test_workers_leave_the_cores_that_other_processes_keep_busy(monkeypatch):
+    """A core used by another process is left to it, by the pool and by BLAS; when it is free again, it is used."""
+    import time
+
+    monkeypatch.setattr(parallel, "WORKERS", 2)
+    blas = parallel._blas_controllers()
+    before = [c.num_threads for c in blas]
+
+    def look(others_cores: float) -> int:
+        t = os.times()
+        parallel._last[:] = time.monotonic() - 1.0, 1000.0, t.user + t.system  # a second ago
+        monkeypatch.setattr(parallel, "_busy_cpu_seconds", lambda: 1000.0 + others_cores)
+        return parallel.workers()
+
+    try:
+        for c in blas:
+            c.set_num_threads(2)
+        assert look(1.0) == 1
+        assert [c.num_threads for c in blas] == [1] * len(blas)
+        assert look(0.0) == 2
+        assert [c.num_threads for c in blas] == [2] * len(blas)
+    finally:
+        for c, n in zip(blas, before):
+            c.set_num_threads(n)
+        parallel._workers = parallel.WORKERS
 
 
 _STEPS = """

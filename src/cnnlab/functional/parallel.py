@@ -17,6 +17,12 @@ few-megabyte arrays over and over. glibc's malloc gives such blocks back to the 
 2,000 faults a LeNet-5 step, about a tenth of its time. ``_keep_freed_memory`` asks
 malloc to keep freed memory for reuse instead; set ``CNNLAB_MALLOC=system`` to leave
 malloc alone. Peak memory is unchanged: the heap keeps what it had at its peak.
+
+On a machine that other processes keep busy, one thread per core oversubscribes it:
+BLAS threads and workers wait at every barrier for a thread that is not running, and
+a layer can run ten times slower. ``workers`` therefore counts the cores the other
+processes used lately (``/proc/stat`` less this process's own CPU time, over at least
+``LOAD_WINDOW_S``) and runs the pool and BLAS on the rest, at least one.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import ctypes.util
 import os
 import sys
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator
@@ -56,32 +63,95 @@ MALLOC_TUNED = _keep_freed_memory()
 
 _pool: ThreadPoolExecutor | None = None
 _blas: list[Any] | None = None  # threadpoolctl's controllers of the loaded BLAS libraries
+_blas_held = False  # run_chunks holds BLAS to one thread
 _local = threading.local()
+
+LOAD_WINDOW_S = 0.25
+_CPUS = {b"cpu%d" % i for i in (os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else ())}
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+_last = [0.0, 0.0, 0.0]  # at the last look: monotonic time, busy CPU seconds of our cores, this process's CPU seconds
+_workers = WORKERS
+_blas_ceiling: list[int] = []  # BLAS's own thread counts (the user's choice), which workers() never exceeds
+_blas_set: list[int] = []  # the counts workers() set last
+
+
+def _busy_cpu_seconds() -> float | None:
+    """CPU seconds the cores this process may run on have spent busy since boot (None without /proc/stat)."""
+    try:
+        with open("/proc/stat", "rb") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return None
+    busy = 0
+    for line in lines:
+        fields = line.split()
+        if fields and fields[0] in _CPUS:
+            ticks = [int(v) for v in fields[1:9]]  # user nice system idle iowait irq softirq steal
+            busy += sum(ticks) - ticks[3] - ticks[4]
+    return busy / _TICK
+
+
+def workers() -> int:
+    """Threads to run on: the usable cores less those other processes kept busy lately, at least one.
+
+    Also sets BLAS's thread count to match (never above the count it had, or was given since).
+    """
+    global _workers, _blas
+    now = time.monotonic()
+    if WORKERS == 1 or now - _last[0] < LOAD_WINDOW_S or _blas_held or getattr(_local, "worker", False):
+        return min(_workers, WORKERS)
+    busy, t = _busy_cpu_seconds(), os.times()
+    if busy is None:
+        return min(_workers, WORKERS)
+    ours = t.user + t.system
+    if _last[0]:
+        others = (busy - _last[1] - (ours - _last[2])) / (now - _last[0])
+        _workers = max(1, min(WORKERS, round(WORKERS - others)))
+        if _blas is None:
+            _blas = _blas_controllers()
+        counts = [c.num_threads for c in _blas]
+        if counts != _blas_set:  # first look, or the user set BLAS's threads since
+            _blas_ceiling[:] = counts
+        _blas_set[:] = [min(n, _workers) for n in _blas_ceiling]
+        for c, n, now_n in zip(_blas, _blas_set, counts):
+            if n != now_n:
+                c.set_num_threads(n)
+    _last[:] = now, busy, ours
+    return min(_workers, WORKERS)
+
+
+def _blas_controllers() -> list[Any]:
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # still correct, only slower
+        return []
+    return [c for c in ThreadpoolController().lib_controllers if c.user_api == "blas"]
 
 
 @contextmanager
 def _single_threaded_blas() -> Iterator[None]:
     """Hold BLAS to one thread, then restore its own count (a few ctypes calls, no scan)."""
-    global _blas
+    global _blas, _blas_held
     if _blas is None:
-        try:
-            from threadpoolctl import ThreadpoolController
-        except ImportError:  # still correct, only slower
-            _blas = []
-        else:
-            _blas = [c for c in ThreadpoolController().lib_controllers if c.user_api == "blas"]
+        _blas = _blas_controllers()
     before = [c.num_threads for c in _blas]
     for c in _blas:
         c.set_num_threads(1)
+    _blas_held = True
     try:
         yield
     finally:
+        _blas_held = False
         for c, n in zip(_blas, before):
             c.set_num_threads(n)
 
 
 def chunks(n: int, item_bytes: int, chunk_bytes: int | None = None) -> list[tuple[int, int]]:
-    """Bounds ``(lo, hi)`` covering ``range(n)``, as many items each as fit in ``chunk_bytes`` (at least one)."""
+    """Bounds ``(lo, hi)`` covering ``range(n)``, as many items each as fit in ``chunk_bytes`` (at least one).
+
+    Every big op starts here, so this is where BLAS's thread count follows the load (``workers``).
+    """
+    workers()
     per = max(1, (chunk_bytes or CHUNK_BYTES) // max(item_bytes, 1))
     return [(lo, min(lo + per, n)) for lo in range(0, n, per)]
 
@@ -90,13 +160,14 @@ def run_chunks(n: int, item_bytes: int, work: Callable[[int, int], Any], chunk_b
     """Call ``work(lo, hi)`` for chunks covering ``range(n)`` on all cores; return the results in order.
 
     Chunks hold as many items as fit in ``chunk_bytes`` (at least one), and at most
-    ``ceil(n / WORKERS)`` so that every core gets work; BLAS is held to one thread
+    ``ceil(n / workers())`` so that every free core gets work; BLAS is held to one thread
     meanwhile. Work smaller than ``PARALLEL_MIN_BYTES`` in all, and work started from a
     worker itself, runs on the calling thread.
     """
     global _pool
-    bounds = chunks(n, item_bytes, min(chunk_bytes or CHUNK_BYTES, -(-n // WORKERS) * max(item_bytes, 1)))
-    if len(bounds) == 1 or WORKERS == 1 or n * item_bytes < PARALLEL_MIN_BYTES or getattr(_local, "worker", False):
+    nw = workers()
+    bounds = chunks(n, item_bytes, min(chunk_bytes or CHUNK_BYTES, -(-n // nw) * max(item_bytes, 1)))
+    if len(bounds) == 1 or nw == 1 or n * item_bytes < PARALLEL_MIN_BYTES or getattr(_local, "worker", False):
         return [work(lo, hi) for lo, hi in bounds]
     if _pool is None:
         _pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="cnnlab", initializer=_mark_worker)

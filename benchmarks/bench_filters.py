@@ -25,7 +25,7 @@ import scipy.ndimage as ndi
 
 from cnnlab import filters
 from cnnlab.functional.parallel import WORKERS
-from timing import add_busy_option, conditions, header, tune_allocator
+from timing import add_busy_option, conditions, header, setup
 
 try:
     import cv2
@@ -69,7 +69,7 @@ def main() -> None:
     p.add_argument("--kernels", type=int, nargs="+", default=[3, 5, 15, 31], help="kernel sides")
     add_busy_option(p)
     args = p.parse_args()
-    tune_allocator()
+    setup(args)
 
     rng = np.random.default_rng(0)
     images = {

@@ -32,7 +32,7 @@ import cnnlab  # noqa: E402
 import cnnlab.functional as F  # noqa: E402
 from cnnlab import models, optim  # noqa: E402
 from tests.models import twins  # noqa: E402
-from timing import add_busy_option, compare_runs, conditions, header, ratio_spread, tune_allocator  # noqa: E402
+from timing import add_busy_option, compare_runs, conditions, header, ratio_spread, setup  # noqa: E402
 
 
 def pair(name: str):
@@ -123,7 +123,7 @@ def main() -> None:
     parser.add_argument("--memory", action="store_true", help=argparse.SUPPRESS)  # the child process
     add_busy_option(parser)
     args = parser.parse_args()
-    tune_allocator()
+    setup(args)
     if args.memory:
         memory()
         return

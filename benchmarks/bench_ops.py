@@ -19,7 +19,7 @@ import torch
 
 import cnnlab
 import cnnlab.functional as F
-from timing import add_busy_option, compare_ms, compare_runs, conditions, header, ratio_spread, tune_allocator
+from timing import add_busy_option, compare_ms, compare_runs, conditions, header, ratio_spread, setup
 
 # name, op, input shape, weight shape, kwargs, whether the input needs a gradient
 SUITE = [
@@ -104,7 +104,7 @@ def main() -> None:
     parser.add_argument("--only", default="", help="run only cases whose name contains this")
     add_busy_option(parser)
     args = parser.parse_args()
-    tune_allocator()
+    setup(args)
     print(header(f"cnnlab ops vs torch.nn.functional: float32, median of {args.repeat}, the two sides in turns; "
                  "ratio cnnlab/torch [quartiles of the paired turns' ratios]"))
     head = (f"{'case':36s} {'cond':5s} {'fwd ms':>8s} {'torch':>8s} {'ratio [spread]':>17s} {'f+b ms':>8s} {'torch':>8s} "

@@ -14,7 +14,7 @@ import torch
 import cnnlab
 import cnnlab.functional as F
 from cnnlab import models, optim
-from timing import add_busy_option, compare_runs, conditions, header, ratio_spread, tune_allocator
+from timing import add_busy_option, compare_runs, conditions, header, ratio_spread, setup
 
 
 def torch_lenet() -> torch.nn.Module:
@@ -40,7 +40,7 @@ def main() -> None:
     parser.add_argument("--optimizer", choices=("adamw", "sgd"), default="adamw")
     add_busy_option(parser)
     args = parser.parse_args()
-    tune_allocator()
+    setup(args)
     rng = np.random.default_rng(0)
     x = rng.random((64, 1, 28, 28), dtype=np.float32)
     y = rng.integers(0, 10, 64)

@@ -25,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from timing import add_busy_option, conditions, header, tune_allocator
+from timing import add_busy_option, conditions, header, setup
 
 
 def run_cnnlab(epochs: int, out: str) -> dict:
@@ -95,20 +95,22 @@ def run_torch(epochs: int, out: str) -> dict:
     return {"test_acc": correct / len(y_test), "test_loss": total / len(y_test)}
 
 
-def child(side: str, epochs: int, out: str) -> None:
-    tune_allocator()
+def child(args: argparse.Namespace) -> None:
+    if args.side == "torch":
+        import torch  # noqa: F401  (before setup, which sets its threads)
+    setup(args)
     t = time.perf_counter()
-    result = (run_cnnlab if side == "cnnlab" else run_torch)(epochs, out)
+    result = (run_cnnlab if args.side == "cnnlab" else run_torch)(args.epochs, args.out)
     result["job_s"] = time.perf_counter() - t
     print(json.dumps(result))
 
 
-def measure(side: str, epochs: int) -> dict:
+def measure(side: str, epochs: int, threads: int | None) -> dict:
     """Run one side in a fresh process: its result, wall time and peak resident set."""
     with tempfile.TemporaryDirectory() as out:
         t = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, __file__, "--side", side, "--epochs", str(epochs), "--out", out],
-                                stdout=subprocess.PIPE, text=True)
+        command = [sys.executable, __file__, "--side", side, "--epochs", str(epochs), "--out", out]
+        proc = subprocess.Popen(command + (["--threads", str(threads)] if threads else []), stdout=subprocess.PIPE, text=True)
         stdout = proc.stdout.read()
         _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
@@ -128,16 +130,18 @@ def main() -> None:
     add_busy_option(parser)
     args = parser.parse_args()
     if args.side:
-        child(args.side, args.epochs, args.out)
+        child(args)
         return
     import torch  # noqa: F401  (for the header's torch line)
+
+    setup(args)
 
     print(header(f"the default `cnnlab train` job (LeNet-5, mnist5k, {args.epochs} epochs, augmentation, evaluation "
                  "and a checkpoint every epoch) against the same job in PyTorch, each in a process of its own"))
     print(f"{'side':8s} {'cond':5s} {'job s':>8s} {'process s':>10s} {'peak RSS MB':>12s} {'test acc':>9s}")
     for cond, context in conditions(args.busy):
         with context():
-            results = {side: measure(side, args.epochs) for side in ("cnnlab", "torch")}
+            results = {side: measure(side, args.epochs, args.threads) for side in ("cnnlab", "torch")}
         for side, r in results.items():
             print(f"{side:8s} {cond:5s} {r['job_s']:8.1f} {r['wall_s']:10.1f} {r['rss_mb']:12.0f} {100 * r['test_acc']:8.2f}%",
                   flush=True)

@@ -108,9 +108,38 @@ def tune_allocator() -> None:
 
 
 def add_busy_option(parser: argparse.ArgumentParser) -> None:
+    """``--busy`` and ``--threads``: the options every benchmark shares (apply them with ``setup``)."""
     parser.add_argument("--busy", action="store_true",
                         help="time every case twice: quiet, then beside one CPU-bound process this script starts "
                              "(and stops); report both ratios")
+    parser.add_argument("--threads", type=int,
+                        help="run both libraries on this many threads (torch's threads, BLAS's, cnnlab's workers); "
+                             "default: each library's own choice")
+
+
+def setup(args: argparse.Namespace) -> None:
+    """Apply the shared options and keep freed memory as the CLI does; call before timing anything."""
+    tune_allocator()
+    n = getattr(args, "threads", None)
+    if n is None:
+        return
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(n)  # every BLAS and OpenMP library loaded so far
+    for name in ("cnnlab.runtime", "cnnlab.functional.parallel"):
+        module = sys.modules.get(name) or _try_import(name)
+        if module is not None and hasattr(module, "WORKERS"):
+            module.WORKERS = n
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(n)
+
+
+def _try_import(name: str):
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        return None
 
 
 _BUSY_LOOP = "import time\nend = time.monotonic() + {limit}\nwhile time.monotonic() < end:\n    pass\n"

@@ -556,3 +556,19 @@ def test_errors(call, exc, match):
 def test_complex_data_never_becomes_a_tensor():
     with pytest.raises(TypeError, match=r"complex"):
         Tensor(np.zeros((1, 1, 5, 5), complex))
+
+
+# --- Winograd F(2x2, 3x3): the path of big stride-1 3x3 layers, forward and input gradient ---
+@pytest.mark.parametrize("padding", [1, 0, 2, "same", (1, 2)])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_winograd_path_matches_torch(torch, monkeypatch, padding, dtype):
+    from cnnlab.functional import conv as conv_module
+
+    calls = []
+    winograd = conv_module._conv_winograd
+    monkeypatch.setattr(conv_module, "_conv_winograd", lambda *a: calls.append(a[0].shape) or winograd(*a))
+    rng = np.random.default_rng(5)
+    arrays = [rng.standard_normal((2, 64, 16, 17)), rng.standard_normal((64, 64, 3, 3)) / 24, rng.standard_normal(64)]
+    check_op(lambda *t: F.conv2d(*t, padding=padding), lambda *t: torch.nn.functional.conv2d(*t, padding=padding),
+             arrays, grad=[True, False, False], dtype=dtype)  # no weight gradient: forward needs no patches kept
+    assert len(calls) == 2  # forward and input gradient both took the Winograd path

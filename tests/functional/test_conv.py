@@ -572,3 +572,23 @@ def test_winograd_path_matches_torch(torch, monkeypatch, padding, dtype):
     check_op(lambda *t: F.conv2d(*t, padding=padding), lambda *t: torch.nn.functional.conv2d(*t, padding=padding),
              arrays, grad=[True, False, False], dtype=dtype)  # no weight gradient: forward needs no patches kept
     assert len(calls) == 2  # forward and input gradient both took the Winograd path
+
+
+@pytest.mark.parametrize("x_shape, w_shape, kw", [
+    ((5, 1, 28, 28), (6, 1, 5, 5), dict(padding=2)),  # LeNet-5's first layer
+    ((3, 3, 11, 12), (8, 3, 3, 3), dict(stride=2, padding=1, dilation=(1, 2))),
+    ((1, 2, 9, 7), (4, 2, 2, 3), dict(padding="same")),
+])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_per_image_path_matches_torch(torch, monkeypatch, x_shape, w_shape, kw, dtype):
+    """Layers with few weights and no weight gradient (inference, frozen layers) take a path of their own."""
+    from cnnlab.functional import conv as conv_module
+
+    calls = []
+    per_image = conv_module._conv_per_image
+    monkeypatch.setattr(conv_module, "_conv_per_image", lambda *a: calls.append(1) or per_image(*a))
+    rng = np.random.default_rng(6)
+    arrays = [rng.standard_normal(x_shape), rng.standard_normal(w_shape), rng.standard_normal(w_shape[0])]
+    check_op(lambda *t: F.conv2d(*t, **kw), lambda *t: torch.nn.functional.conv2d(*t, **kw), arrays,
+             grad=[True, False, False], dtype=dtype)
+    assert calls

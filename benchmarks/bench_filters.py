@@ -24,7 +24,7 @@ import scipy
 import scipy.ndimage as ndi
 
 from cnnlab import filters
-from cnnlab.functional.parallel import WORKERS
+from cnnlab.functional import parallel
 from timing import add_busy_option, conditions, header, setup
 
 try:
@@ -79,7 +79,7 @@ def main() -> None:
     print(header("cnnlab.filters.apply vs scipy.ndimage.correlate"))
     print(f"cnnlab.filters vs scipy {scipy.__version__}"
           + (f" and OpenCV {cv2.__version__}" if cv2 is not None else " (OpenCV not installed)")
-          + f"; numpy {np.__version__}, {platform.processor() or platform.machine()}, {WORKERS} worker threads, "
+          + f"; numpy {np.__version__}, {platform.processor() or platform.machine()}, {parallel.WORKERS} worker threads, "
           f"load average {os.getloadavg()[0]:.1f} at start; median of {args.repeat}, float32, border reflect\n")
     head = "| image | kernel | cnnlab path | cnnlab s | scipy s | cnnlab/scipy |"
     if cv2 is not None:

@@ -5,7 +5,7 @@ for both libraries, the cnnlab/torch ratios, their geometric means, and the peak
 memory that cnnlab's forward+backward allocates beyond its inputs and outputs
 (traced with tracemalloc, which NumPy reports to, in a separate untimed run).
 
-    python benchmarks/bench_ops.py [--repeat 7] [--only conv]
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_ops.py [--repeat 7] [--only conv] [--busy]
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import torch
 
 import cnnlab
 import cnnlab.functional as F
-from timing import compare_ms
+from timing import add_busy_option, compare_ms, compare_runs, conditions, header, ratio_spread, setup
 
 # name, op, input shape, weight shape, kwargs, whether the input needs a gradient
 SUITE = [
@@ -66,38 +66,98 @@ def peak_extra_mb(run) -> float:
     return (peak - base) / 2**20
 
 
+def gemm_only(op: str, x_shape, w_shape, kwargs, x_grad: bool):
+    """The conv's matrix products alone, as plain matmuls on arrays of their shapes, in cnnlab's chunks of images:
+    forward W (O, K) @ cols (K, n*L); backward also W^T (K, O) @ gy (O, n*L) and gy (O, n*L) @ cols^T (n*L, K)."""
+    from cnnlab import runtime
+
+    N, C, H, W = x_shape
+    O, _, KH, KW = w_shape
+    s, p = kwargs.get("stride", 1), kwargs.get("padding", 0)
+    L = ((H + 2 * p - KH) // s + 1) * ((W + 2 * p - KW) // s + 1)
+    K = C * KH * KW
+    n = max(1, min(N, runtime.CHUNK_BYTES // (K * L * 4)))
+    rng = np.random.default_rng(0)
+    w, cols, gy = (rng.standard_normal(shape, dtype=np.float32) for shape in ((O, K), (K, n * L), (O, n * L)))
+    reps = -(-N // n)
+
+    def forward():
+        for _ in range(reps):
+            w @ cols
+
+    def forward_backward():
+        for _ in range(reps):
+            w @ cols
+            if x_grad:
+                w.T @ gy
+            gy @ cols.T
+    return forward, forward_backward
+
+
+def fmt_ratio(r) -> str:
+    return f"{r[0]:5.2f} [{r[1]:.2f}-{r[2]:.2f}]"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--only", default="", help="run only cases whose name contains this")
+    add_busy_option(parser)
     args = parser.parse_args()
-    cnnlab.runtime.tune_allocator()  # keep freed memory in the heap, as the cnnlab command does
-    print(f"torch {torch.__version__} ({torch.get_num_threads()} threads), numpy {np.__version__}, "
-          f"cnnlab {cnnlab.__version__}; float32, median of {args.repeat}, the two sides in turns")
-    header = f"{'case':36s} {'fwd ms':>8s} {'torch':>8s} {'ratio':>6s} {'f+b ms':>8s} {'torch':>8s} {'ratio':>6s} {'extra MB':>9s}"
-    print(header)
-    print("-" * len(header))
-    ratios_f, ratios_fb = [], []
+    setup(args)
+    print(header(f"cnnlab ops vs torch.nn.functional: float32, median of {args.repeat}, the two sides in turns; "
+                 "ratio cnnlab/torch [quartiles of the paired turns' ratios]"))
+    head = (f"{'case':36s} {'cond':5s} {'fwd ms':>8s} {'torch':>8s} {'ratio [spread]':>17s} {'f+b ms':>8s} {'torch':>8s} "
+            f"{'ratio [spread]':>17s} {'extra MB':>9s}")
+    print(head)
+    print("-" * len(head))
+    ratios: dict[str, dict[str, list[float]]] = {}
+    largest = sorted((c for c in SUITE if c[1] == "conv2d"), key=lambda c: -np.prod(c[2]) * np.prod(c[3][1:]) * c[3][0])[:3]
+    gemm_rows = []
     for name, op, xs, ws, kw, xg in SUITE:
         if args.only not in name:
             continue
         run = make_case(op, xs, ws, kw, xg)
+
         def no_grad(lib):
             def call():
                 with (torch.no_grad() if lib == "torch" else cnnlab.no_grad()):
                     run(lib, False)
             return call
 
-        of, tf = compare_ms(no_grad("cnnlab"), no_grad("torch"), repeat=args.repeat)
-        ofb, tfb = compare_ms(lambda: run("cnnlab", True), lambda: run("torch", True), repeat=args.repeat)
         mem = peak_extra_mb(run)
-        ratios_f.append(of / tf)
-        ratios_fb.append(ofb / tfb)
-        print(f"{name:36s} {of:8.2f} {tf:8.2f} {of / tf:6.2f} {ofb:8.2f} {tfb:8.2f} {ofb / tfb:6.2f} {mem:9.1f}", flush=True)
+        for cond, context in conditions(args.busy):
+            with context():
+                f = ratio_spread(*compare_runs(no_grad("cnnlab"), no_grad("torch"), repeat=args.repeat))
+                fb = ratio_spread(*compare_runs(lambda: run("cnnlab", True), lambda: run("torch", True), repeat=args.repeat))
+            ratios.setdefault(cond, {"f": [], "fb": []})
+            ratios[cond]["f"].append(f[0])
+            ratios[cond]["fb"].append(fb[0])
+            print(f"{name if cond == 'quiet' else '':36s} {cond:5s} {f[3]:8.2f} {f[4]:8.2f} {fmt_ratio(f):>17s} "
+                  f"{fb[3]:8.2f} {fb[4]:8.2f} {fmt_ratio(fb):>17s} {f'{mem:9.1f}' if cond == 'quiet' else '':>9}", flush=True)
+        if any(name == c[0] for c in largest):
+            gf, gfb = gemm_only(op, xs, ws, kw, xg)
+            g = compare_ms(gf, gfb, no_grad("cnnlab"), lambda: run("cnnlab", True), repeat=args.repeat)
+            gemm_rows.append((name, *g))
     gm = lambda r: math.exp(sum(map(math.log, r)) / len(r))  # noqa: E731
-    print("-" * len(header))
-    print(f"{'geometric mean of ratios':36s} {'':8s} {'':8s} {gm(ratios_f):6.2f} {'':8s} {'':8s} {gm(ratios_fb):6.2f}")
-    print(f"{'worst ratio':36s} {'':8s} {'':8s} {max(ratios_f):6.2f} {'':8s} {'':8s} {max(ratios_fb):6.2f}")
+    print("-" * len(head))
+    for cond, r in ratios.items():
+        print(f"{'geometric mean of ratios':36s} {cond:5s} {'':17s} {gm(r['f']):17.2f} {'':17s} {gm(r['fb']):17.2f}")
+        print(f"{'worst ratio':36s} {cond:5s} {'':17s} {max(r['f']):17.2f} {'':17s} {max(r['fb']):17.2f}")
+    if "busy" in ratios:
+        q, b = ratios["quiet"], ratios["busy"]
+        worst = max(max(bb / qq for bb, qq in zip(b[k], q[k])) for k in ("f", "fb"))
+        print(f"busy/quiet of the ratios: worst {worst:.2f} (target <= 1.5)")
+    if ratios:
+        q = ratios["quiet"]
+        checks = [("forward geomean <= 0.8", gm(q["f"]) <= 0.8), ("f+b geomean <= 1.0", gm(q["fb"]) <= 1.0),
+                  ("no case above 1.3", max(q["f"] + q["fb"]) <= 1.3)]
+        print("targets (quiet): " + ", ".join(f"{what}: {'met' if ok else 'MISSED'}" for what, ok in checks))
+    if gemm_rows:
+        print("\nThe limit: the same GEMMs as plain matmuls (same shapes, cnnlab's chunks), against the whole op (ms)")
+        print(f"{'case':36s} {'GEMM fwd':>9s} {'op fwd':>9s} {'GEMM f+b':>9s} {'op f+b':>9s}")
+        for name, g_f, g_fb, o_f, o_fb in gemm_rows:
+            print(f"{name:36s} {g_f:9.2f} {o_f:9.2f} {g_fb:9.2f} {o_fb:9.2f}")
 
 
 if __name__ == "__main__":

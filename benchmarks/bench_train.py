@@ -1,7 +1,7 @@
 """One LeNet-5 training step (forward, cross-entropy, backward, optimizer step), batch 64,
 cnnlab against the same model and optimizer in PyTorch, side by side in one run.
 
-    python benchmarks/bench_train.py [--steps 200] [--optimizer adamw]
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_train.py [--steps 200] [--optimizer adamw] [--busy]
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import torch
 import cnnlab
 import cnnlab.functional as F
 from cnnlab import models, optim
-from timing import compare_ms
+from timing import add_busy_option, compare_runs, conditions, header, ratio_spread, setup
 
 
 def torch_lenet() -> torch.nn.Module:
@@ -38,8 +38,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--optimizer", choices=("adamw", "sgd"), default="adamw")
+    add_busy_option(parser)
     args = parser.parse_args()
-    cnnlab.runtime.tune_allocator()  # keep freed memory in the heap, as the cnnlab command does
+    setup(args)
     rng = np.random.default_rng(0)
     x = rng.random((64, 1, 28, 28), dtype=np.float32)
     y = rng.integers(0, 10, 64)
@@ -64,12 +65,16 @@ def main() -> None:
         loss.backward()
         opt_theirs.step()
 
-    t_ours, t_theirs = compare_ms(step_ours, step_theirs, repeat=args.steps, warmup=10, block=10)
-    print(f"torch {torch.__version__} ({torch.get_num_threads()} threads), numpy {np.__version__}; "
-          f"LeNet-5, batch 64, {args.optimizer}, median of {args.steps} steps, in turns of 10")
-    print(f"{'cnnlab':8s} {t_ours:7.2f} ms/step")
-    print(f"{'torch':8s} {t_theirs:7.2f} ms/step")
-    print(f"ratio cnnlab/torch: {t_ours / t_theirs:.2f}")
+    print(header(f"LeNet-5 training step, batch 64, {args.optimizer}, median of {args.steps} steps, in turns of 10"))
+    quiet = None
+    for cond, context in conditions(args.busy):
+        with context():
+            r, q1, q3, t_ours, t_theirs = ratio_spread(*compare_runs(step_ours, step_theirs, repeat=args.steps,
+                                                                     warmup=10, block=10))
+        quiet = quiet or r
+        print(f"{cond:5s}: cnnlab {t_ours:7.2f} ms/step, torch {t_theirs:7.2f} ms/step, ratio cnnlab/torch {r:.2f} "
+              f"[quartiles {q1:.2f}-{q3:.2f}]" + (f", busy/quiet {r / quiet:.2f} (target <= 1.5)" if cond == "busy" else ""))
+    print(f"target ratio <= 0.8 (quiet): {'met' if quiet <= 0.8 else 'MISSED'}")
 
 
 if __name__ == "__main__":

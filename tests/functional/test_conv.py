@@ -585,3 +585,39 @@ def test_empty_weight_is_refused_as_torch_does(torch, op, x_shape, w_shape):
         getattr(torch.nn.functional, op)(torch.tensor(x), torch.tensor(w))
     with pytest.raises(ValueError, match=rf"{op}: expected a weight with at least one .*output channel"):
         getattr(F, op)(Tensor(x), Tensor(w))
+
+
+# --- Winograd F(2x2, 3x3): the path of big stride-1 3x3 layers, forward and input gradient ---
+@pytest.mark.parametrize("padding", [1, 0, 2, "same", (1, 2)])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_winograd_path_matches_torch(torch, monkeypatch, padding, dtype):
+    from cnnlab.functional import conv as conv_module
+
+    calls = []
+    winograd = conv_module._conv_winograd
+    monkeypatch.setattr(conv_module, "_conv_winograd", lambda *a: calls.append(a[0].shape) or winograd(*a))
+    rng = np.random.default_rng(5)
+    arrays = [rng.standard_normal((2, 64, 16, 17)), rng.standard_normal((64, 64, 3, 3)) / 24, rng.standard_normal(64)]
+    check_op(lambda *t: F.conv2d(*t, padding=padding), lambda *t: torch.nn.functional.conv2d(*t, padding=padding),
+             arrays, grad=[True, False, False], dtype=dtype)  # no weight gradient: forward needs no patches kept
+    assert len(calls) == 2  # forward and input gradient both took the Winograd path
+
+
+@pytest.mark.parametrize("x_shape, w_shape, kw", [
+    ((5, 1, 28, 28), (6, 1, 5, 5), dict(padding=2)),  # LeNet-5's first layer
+    ((3, 3, 11, 12), (8, 3, 3, 3), dict(stride=2, padding=1, dilation=(1, 2))),
+    ((1, 2, 9, 7), (4, 2, 2, 3), dict(padding="same")),
+])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_per_image_path_matches_torch(torch, monkeypatch, x_shape, w_shape, kw, dtype):
+    """Layers with few weights and no weight gradient (inference, frozen layers) take a path of their own."""
+    from cnnlab.functional import conv as conv_module
+
+    calls = []
+    per_image = conv_module._conv_per_image
+    monkeypatch.setattr(conv_module, "_conv_per_image", lambda *a: calls.append(1) or per_image(*a))
+    rng = np.random.default_rng(6)
+    arrays = [rng.standard_normal(x_shape), rng.standard_normal(w_shape), rng.standard_normal(w_shape[0])]
+    check_op(lambda *t: F.conv2d(*t, **kw), lambda *t: torch.nn.functional.conv2d(*t, **kw), arrays,
+             grad=[True, False, False], dtype=dtype)
+    assert calls

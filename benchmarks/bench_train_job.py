@@ -55,13 +55,9 @@ def run_torch(epochs: int, out: str) -> dict:
                         seed=config.seed, batch_transform=_augment)
     ours, _, _ = build(config, len(loader))  # the same initial weights as cnnlab's run
 
-    nn = torch.nn
-    model = nn.Module()
-    model.features = nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-                                   nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2))
-    model.classifier = nn.Sequential(nn.Flatten(), nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(),
-                                     nn.Linear(84, 10))
-    model.forward = lambda x: model.classifier(model.features(x))
+    from bench_train import torch_lenet
+
+    model = torch_lenet()
     model.load_state_dict({k: torch.from_numpy(v.numpy().copy()) for k, v in ours.state_dict().items()})
     opt = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum, nesterov=True,
                           weight_decay=config.weight_decay)

@@ -36,3 +36,12 @@ def torch():
     import torch
 
     return torch
+
+
+@pytest.fixture(autouse=True)
+def _fixed_thread_count(monkeypatch):
+    """Tests that count threads or chunks need the same count whatever the machine's load;
+    tests/test_runtime.py checks the load-following itself."""
+    from cnnlab import runtime
+
+    monkeypatch.setattr(runtime, "FOLLOW_LOAD", False)

@@ -285,3 +285,47 @@ def test_scratch_buffers_are_per_name_and_per_thread():
     other = []
     _in_threads(lambda: other.append(runtime.scratch("test.a", (4, 4), np.float64)))
     assert not np.shares_memory(other[0], a)
+
+
+def test_workers_leave_the_cores_that_other_processes_keep_busy(monkeypatch):
+    """A core another process uses is left to it, by the pool and by BLAS; when it is free again, it is used."""
+    import time
+
+    monkeypatch.setattr(runtime, "FOLLOW_LOAD", True)
+    monkeypatch.setattr(runtime, "WORKERS", 2)
+    blas = runtime._blas_controllers()
+    before = [c.num_threads for c in blas]
+
+    def look(others_cores: float) -> int:
+        t = os.times()
+        runtime._load[:3] = time.monotonic() - 1.0, 1000.0, t.user + t.system  # a second ago
+        monkeypatch.setattr(runtime, "_busy_cpu_seconds", lambda: 1000.0 + others_cores)
+        return runtime.workers()
+
+    try:
+        for c in blas:
+            c.set_num_threads(2)
+        assert look(1.0) == 1
+        assert [c.num_threads for c in blas] == [1] * len(blas)
+        assert look(0.0) == 2
+        assert [c.num_threads for c in blas] == [2] * len(blas)
+    finally:
+        for c, n in zip(blas, before):
+            c.set_num_threads(n)
+        runtime._load[3] = runtime.WORKERS
+
+
+def test_a_busy_machine_runs_the_same_chunks_inline(monkeypatch):
+    """With one core left, pooled work runs on the calling thread over the same chunks: the result cannot change."""
+    import threading
+
+    monkeypatch.setattr(runtime, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(runtime, "WORKERS", 2)
+    seen = {}
+    for free in (2, 1):
+        monkeypatch.setattr(runtime, "workers", lambda free=free: free)
+        calls = []
+        runtime.run_chunks(10, 8, lambda lo, hi: calls.append((lo, hi, threading.get_ident())))
+        seen[free] = calls
+    assert [c[:2] for c in seen[1]] == sorted(c[:2] for c in seen[2]) == [(0, 5), (5, 10)]
+    assert {c[2] for c in seen[1]} == {threading.get_ident()}

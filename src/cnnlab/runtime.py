@@ -14,6 +14,13 @@ lock with a reference count, so that no thread can leave it wrong for another:
   NumPy releases the GIL in these loops, and BLAS is held to one thread meanwhile (one
   calling thread at a time, which restores BLAS's count itself). Below
   ``PARALLEL_MIN_BYTES`` such work stays on the calling thread.
+- On a machine that other processes keep busy, one thread per core oversubscribes it: BLAS
+  threads and pool workers wait at every barrier for a thread that is not running, and a
+  layer runs five to ten times slower. ``workers()`` therefore counts the cores the other
+  processes used lately (``/proc/stat`` less this process's own CPU time, looked at every
+  ``LOAD_WINDOW_S`` at most) and runs the pool and BLAS on the rest, at least one
+  (``FOLLOW_LOAD = False`` turns this off). It changes how many threads run, never how the
+  work is split, so a result does not depend on the load.
 - Scratch buffers belong to the calling thread, under a name chosen by the op that uses
   them (``scratch("conv.cols", ...)``).
 - ``tune_allocator()`` keeps freed memory in glibc's heap. It is an explicit call, made
@@ -28,6 +35,7 @@ import functools
 import os
 import sys
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator
@@ -38,6 +46,8 @@ CHUNK_BYTES = 16 * 2**20  # scratch per chunk: bounds extra memory whatever the 
 KEEP_BYTES = 8 * 2**20  # conv keeps patches this small from forward for backward: gathering them again costs more
 PARALLEL_MIN_BYTES = 16 * 2**20  # less work than this stays on the calling thread: waking the pool costs more on 2 cores
 WORKERS = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
+FOLLOW_LOAD = True  # leave the cores other processes keep busy (see workers)
+LOAD_WINDOW_S = 0.25  # look at the machine's load at most this often: long enough to measure, short next to a training step
 
 _state = threading.local()  # per thread: grad mode and its saved values, op observer, scratch buffers, worker mark
 
@@ -219,8 +229,74 @@ def single_threaded_blas() -> Iterator[None]:
                 c.set_num_threads(n)
 
 
+_CPUS = {b"cpu%d" % i for i in (os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else ())}
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+_load_lock = threading.Lock()
+_load = [0.0, 0.0, 0.0, WORKERS]  # at the last look: monotonic time, busy CPU seconds of our cores, ours, workers
+_blas_ceiling: list[int] = []  # BLAS's own thread counts (the user's choice), which workers() never exceeds
+_blas_set: list[int] = []  # the counts workers() set last
+
+
+def _busy_cpu_seconds() -> float | None:
+    """CPU seconds the cores this process may run on have spent busy since boot (None without /proc/stat)."""
+    try:
+        with open("/proc/stat", "rb") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return None
+    busy = 0
+    for line in lines:
+        fields = line.split()
+        if fields and fields[0] in _CPUS:
+            ticks = [int(v) for v in fields[1:9]]  # user nice system idle iowait irq softirq steal
+            busy += sum(ticks) - ticks[3] - ticks[4]
+    return busy / _TICK
+
+
+def workers() -> int:
+    """Threads to run on: the usable cores less those other processes kept busy lately, at least one.
+
+    Also sets BLAS's thread count to match (never above the count it had, or was given since),
+    unless another thread holds BLAS (``single_threaded_blas``). Pool workers and a second
+    caller during a look get the last answer.
+    """
+    if not FOLLOW_LOAD or WORKERS == 1 or getattr(_state, "worker", False):
+        return WORKERS
+    now = time.monotonic()
+    if now - _load[0] < LOAD_WINDOW_S or not _load_lock.acquire(blocking=False):
+        return min(int(_load[3]), WORKERS)
+    try:
+        busy, t = _busy_cpu_seconds(), os.times()
+        if busy is None:
+            return WORKERS
+        ours = t.user + t.system
+        if _load[0]:
+            others = (busy - _load[1] - (ours - _load[2])) / (now - _load[0])
+            _load[3] = max(1, min(WORKERS, round(WORKERS - others)))
+            if _blas_lock.acquire(blocking=False):
+                try:
+                    controllers = _blas_controllers()
+                    counts = [c.num_threads for c in controllers]
+                    if counts != _blas_set:  # first look, or the user set BLAS's threads since
+                        _blas_ceiling[:] = counts
+                    _blas_set[:] = [min(n, int(_load[3])) for n in _blas_ceiling]
+                    for c, n, was in zip(controllers, _blas_set, counts):
+                        if n != was:
+                            c.set_num_threads(n)
+                finally:
+                    _blas_lock.release()
+        _load[:3] = now, busy, ours
+        return min(int(_load[3]), WORKERS)
+    finally:
+        _load_lock.release()
+
+
 def chunks(n: int, item_bytes: int, chunk_bytes: int | None = None) -> list[tuple[int, int]]:
-    """Bounds ``(lo, hi)`` covering ``range(n)``, as many items each as fit in ``chunk_bytes`` (at least one)."""
+    """Bounds ``(lo, hi)`` covering ``range(n)``, as many items each as fit in ``chunk_bytes`` (at least one).
+
+    Every big op starts here, so this is where BLAS's thread count follows the load (``workers``).
+    """
+    workers()
     per = max(1, (chunk_bytes or CHUNK_BYTES) // max(item_bytes, 1))
     return [(lo, min(lo + per, n)) for lo in range(0, n, per)]
 
@@ -230,12 +306,13 @@ def run_chunks(n: int, item_bytes: int, work: Callable[[int, int], Any], chunk_b
 
     Chunks hold as many items as fit in ``chunk_bytes`` (at least one), and at most
     ``ceil(n / WORKERS)`` so that every core gets work; BLAS is held to one thread
-    meanwhile. Work smaller than ``PARALLEL_MIN_BYTES`` in all, and work started from a
-    worker itself, runs on the calling thread.
+    meanwhile. Work smaller than ``PARALLEL_MIN_BYTES`` in all, work started from a worker
+    itself, and work while other processes leave this one a single core (``workers``) runs
+    on the calling thread, over the same chunks: the machine's load never changes a result.
     """
     global _pool
     bounds = chunks(n, item_bytes, min(chunk_bytes or CHUNK_BYTES, -(-n // WORKERS) * max(item_bytes, 1)))
-    if len(bounds) == 1 or WORKERS == 1 or n * item_bytes < PARALLEL_MIN_BYTES or getattr(_state, "worker", False):
+    if len(bounds) == 1 or n * item_bytes < PARALLEL_MIN_BYTES or getattr(_state, "worker", False) or workers() == 1:
         return [work(lo, hi) for lo, hi in bounds]
     if _pool is None:
         with _pool_lock:

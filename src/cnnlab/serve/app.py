@@ -279,7 +279,7 @@ class Handler(BaseHTTPRequestHandler):
             parts = urlsplit(self.path)
             route(parts.path, parse_qs(parts.query))
         except BadRequest as e:
-            self._error(e.status, str(e))
+            self._json(e.status, e.answer())
         except (ValueError, TypeError) as e:  # the library's checks of user input
             self._error(400, str(e))
         except (ConnectionError, TimeoutError) as e:  # the client went away (or stalled) mid-request

@@ -11,8 +11,8 @@ import pytest
 from cnnlab.i18n import LANGS, check_lang, t, table
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "cnnlab"
-# t("key" / page.t("key" / pt("key" / _bad("key" (the explorer's refusals) / data-i18n="key" / tr("key" in the explorer's JS
-USES = re.compile(r"""(?:\bt|\.t|\bpt|\.pt|\btr|\b_bad)\(\s*f?["']([a-z_]+\.[a-zA-Z0-9_.{}']+)["']|data-i18n(?:-[a-z]+)?="([a-z_]+\.[a-zA-Z0-9_.]+)\"""")
+# t("key" / page.t("key" / pt("key" / refuse("key" (the explorer's refusals) / data-i18n="key" / tr("key" in the explorer's JS
+USES = re.compile(r"""(?:\bt|\.t|\bpt|\.pt|\btr|\brefuse)\(\s*f?["']([a-z_]+\.[a-zA-Z0-9_.{}']+)["']|data-i18n(?:-[a-z]+)?="([a-z_]+\.[a-zA-Z0-9_.]+)\"""")
 
 
 def _fields(text: str) -> set[str]:
@@ -64,8 +64,8 @@ def test_t_fills_placeholders_and_refuses_unknown_languages():
 
 
 def test_the_explorers_messages_are_all_in_the_tables_and_all_used():
-    # its refusals (error.*) and the playground's reasons (reason.*) are named by literal keys in api.py
-    code = (SRC / "serve" / "api.py").read_text("utf-8")
+    # its refusals (error.*) and the playground's reasons (reason.*) are named by literal keys in api.py and app.py
+    code = "".join((SRC / "serve" / name).read_text("utf-8") for name in ("api.py", "app.py"))
     used = set(re.findall(r"""["']((?:error|reason)\.[a-z0-9_]+)["']""", code))
     listed = {k for k in table("en") if k.split(".")[0] in ("error", "reason")}
     assert len(used) > 20 and used == listed, (sorted(used - listed), sorted(listed - used))

@@ -215,6 +215,9 @@ def test_conv_invalid_reasons_say_the_numbers(client):
     ("/api/filter", dict(kernel="box", border="wrap-around"), "error.choice"),
     ("/api/filter", dict(kernel=5), "error.kernel_spec"), ("/api/filter", dict(kernel="blurry"), "error.kernel_unknown"),
     ("/api/filter", dict(kernel=";".join([",".join(["1"] * 16)] * 16)), "error.kernel_size"),
+    ("/api/filter", dict(kernel="1,2;3"), "error.kernel_ragged"), ("/api/filter", dict(kernel="1,,2"), "error.kernel_empty_entry"),
+    ("/api/filter", dict(kernel="1,abc"), "error.kernel_not_number"), ("/api/filter", dict(kernel="1e999"), "error.kernel_not_finite"),
+    ("/api/filter", dict(kernel="# 1"), "error.kernel_parse"),
     ("/api/filter", dict(kernel="1,2;3,5000"), "error.kernel_entries"), ("/api/filter", dict(kernel="box", image="lena"), "error.image_source"),
     ("/api/digit", dict(width=8, height=8, pixels=5), "error.pixels_type"),
     ("/api/digit", dict(width=8, height=8, pixels="%%%"), "error.pixels_base64"),
@@ -375,7 +378,9 @@ def test_upload_refusals(client, body, message):
 def test_upload_too_large_is_refused_unread(client):
     """Refused from its Content-Length: the body is never sent, the answer comes anyway."""
     status, headers, body = client.request("POST", "/api/upload", headers={"Content-Length": str(api.MAX_UPLOAD_BYTES + 1)})
-    assert status == 413 and "over the limit of 10485760" in json.loads(body)["error"]
+    r = json.loads(body)
+    assert status == 413 and "over the limit of 10485760" in r["error"] and r["error_key"] == "error.body_size"
+    assert t("error.body_size", "ko", **r["error_values"]) == "요청 본문이 10485761바이트로, /api/upload의 한도 10485760바이트를 넘습니다"
     assert headers.get("Connection") == "close" and client.healthy()
 
 

@@ -15,6 +15,7 @@ import base64
 import binascii
 import io
 import os
+import re
 import secrets
 import tempfile
 import threading
@@ -64,7 +65,7 @@ class BadRequest(ValueError):
         return {"error": str(self), **({"error_key": self.key, "error_values": self.values} if self.key else {})}
 
 
-def _bad(key: str, status: int = 400, **values: Any) -> BadRequest:
+def refuse(key: str, status: int = 400, **values: Any) -> BadRequest:
     """A ``BadRequest`` whose message is the English text of ``key`` in the string table."""
     return BadRequest(t(key, "en", **values), status, key, values)
 
@@ -95,14 +96,14 @@ def _int(params: dict[str, Any], name: str, lo: int, hi: int, default: int) -> i
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-        raise _bad("error.integer", name=name, lo=lo, hi=hi, got=repr(value))
+        raise refuse("error.integer", name=name, lo=lo, hi=hi, got=repr(value))
     return value
 
 
 def _choice(params: dict[str, Any], name: str, choices: tuple[str, ...] | dict, default: str) -> str:
     value = params.get(name, default)
     if value not in choices:
-        raise _bad("error.choice", name=name, choices=", ".join(choices), got=repr(value))
+        raise refuse("error.choice", name=name, choices=", ".join(choices), got=repr(value))
     return value
 
 
@@ -114,22 +115,22 @@ def _matrix(params: dict[str, Any], name: str, shape: tuple[int, int]) -> np.nda
     try:
         a = np.array(value, dtype=np.float64)
     except OverflowError:  # an integer beyond float range
-        raise _bad("error.matrix_number", name=name, max=MAX_VALUE) from None
+        raise refuse("error.matrix_number", name=name, max=MAX_VALUE) from None
     except (TypeError, ValueError):
-        raise _bad("error.matrix_rows", name=name, rows=shape[0], cols=shape[1]) from None
+        raise refuse("error.matrix_rows", name=name, rows=shape[0], cols=shape[1]) from None
     if a.shape != shape:
-        raise _bad("error.matrix_shape", name=name, rows=shape[0], cols=shape[1], shape=str(a.shape))
+        raise refuse("error.matrix_shape", name=name, rows=shape[0], cols=shape[1], shape=str(a.shape))
     if not np.isfinite(a).all() or np.abs(a).max(initial=0) > MAX_VALUE:
-        raise _bad("error.matrix_number", name=name, max=MAX_VALUE)
+        raise refuse("error.matrix_number", name=name, max=MAX_VALUE)
     return a
 
 
 def _check_keys(params: Any, allowed: set[str], what: str) -> dict[str, Any]:
     if not isinstance(params, dict):
-        raise _bad("error.json_object", what=what, got=type(params).__name__)
+        raise refuse("error.json_object", what=what, got=type(params).__name__)
     unknown = sorted(set(params) - allowed)
     if unknown:
-        raise _bad("error.unknown_param", what=what, got=repr(unknown[0]), valid=", ".join(sorted(allowed)))
+        raise refuse("error.unknown_param", what=what, got=repr(unknown[0]), valid=", ".join(sorted(allowed)))
     return params
 
 
@@ -170,7 +171,7 @@ def conv(params: Any) -> dict[str, Any]:
                             for name in ("input", "kernel", "stride", "dilation", "output_padding", "seed"))
     transposed = p.get("transposed", False)
     if not isinstance(transposed, bool):
-        raise _bad("error.boolean", name="transposed", got=repr(transposed))
+        raise refuse("error.boolean", name="transposed", got=repr(transposed))
     padding = p.get("padding", 0)
     if padding not in ("same", "valid"):
         padding = _int(p, "padding", *PLAYGROUND["padding"])
@@ -192,7 +193,7 @@ def conv(params: Any) -> dict[str, Any]:
     O, span = e.output, e.span
     grid = (n + top + bottom) if not transposed else max((n - 1) * s + span, top + O)  # what the page draws
     if grid > MAX_GRID or O > MAX_GRID:
-        raise _bad("error.grid_canvas" if transposed else "error.grid_padded", grid=grid, max=MAX_GRID)
+        raise refuse("error.grid_canvas" if transposed else "error.grid_padded", grid=grid, max=MAX_GRID)
     with no_grad():
         xt, wt = Tensor(x[None, None]), Tensor(w[None, None])  # (1, 1, N, N), (1, 1, F, F)
         if transposed:
@@ -232,20 +233,41 @@ def kernels() -> dict[str, Any]:
             "max_upload_pixels": MAX_UPLOAD_PIXELS}
 
 
+# parse_kernel's messages, each the English text of a key: (key, the message's shape with its values named)
+_PARSE_ERRORS = [
+    ("error.kernel_ragged", r"parse_kernel: ragged kernel: row (?P<row>\d+) has (?P<n>\d+) entries but row 1 has (?P<first>\d+)"),
+    ("error.kernel_empty_entry", r"parse_kernel: row (?P<row>\d+) has an empty entry at position (?P<col>\d+) \((?P<line>.*)\)"),
+    ("error.kernel_not_number", r"parse_kernel: row (?P<row>\d+), entry (?P<col>\d+) is (?P<got>.*), not a number"),
+    ("error.kernel_not_finite", r"parse_kernel: row (?P<row>\d+), entry (?P<col>\d+) is (?P<got>.*); entries must be finite"),
+]
+
+
+def _parse_error(message: str) -> BadRequest:
+    """``parse_kernel``'s refusal with its table key: a known shape gives its own, any other the message whole."""
+    for key, shape in _PARSE_ERRORS:
+        m = re.fullmatch(shape, message, re.S)
+        if m and t(key, "en", **m.groupdict()) == message:
+            return refuse(key, **m.groupdict())
+    return refuse("error.kernel_parse", detail=message.removeprefix("parse_kernel: "))
+
+
 def _kernel(spec: Any) -> np.ndarray:
     """A mask name or a matrix string; never a file name (``get_kernel`` would read one)."""
     if not isinstance(spec, str) or not spec.strip():
-        raise _bad("error.kernel_spec", names=", ".join(filters.KERNELS), got=repr(spec))
+        raise refuse("error.kernel_spec", names=", ".join(filters.KERNELS), got=repr(spec))
     name = spec.strip().lower().replace("-", "_")
     if name in filters.KERNELS:
         return filters.get_kernel(name)
     if len(spec) > 4000 or not any(ch.isdigit() for ch in spec):
-        raise _bad("error.kernel_unknown", got=repr(spec[:40]), names=", ".join(filters.KERNELS))
-    k = filters.parse_kernel(spec)
+        raise refuse("error.kernel_unknown", got=repr(spec[:40]), names=", ".join(filters.KERNELS))
+    try:
+        k = filters.parse_kernel(spec)
+    except ValueError as e:
+        raise _parse_error(str(e)) from None
     if max(k.shape) > 15:
-        raise _bad("error.kernel_size", rows=k.shape[0], cols=k.shape[1])
+        raise refuse("error.kernel_size", rows=k.shape[0], cols=k.shape[1])
     if np.abs(k).max() > MAX_VALUE:  # 1e38 would overflow the float32 image to inf
-        raise _bad("error.kernel_entries", max=MAX_VALUE, got=f"{np.abs(k).max():g}")
+        raise refuse("error.kernel_entries", max=MAX_VALUE, got=f"{np.abs(k).max():g}")
     return k
 
 
@@ -276,9 +298,9 @@ class Explorer:
         from cnnlab.imageio import read_image
 
         if not data:
-            raise _bad("error.upload_empty")
+            raise refuse("error.upload_empty")
         if len(data) > MAX_UPLOAD_BYTES:
-            raise _bad("error.upload_size", 413, size=len(data), limit=MAX_UPLOAD_BYTES)
+            raise refuse("error.upload_size", 413, size=len(data), limit=MAX_UPLOAD_BYTES)
         fd, path = tempfile.mkstemp(prefix="cnnlab-upload-")
         try:
             with os.fdopen(fd, "wb") as f:
@@ -289,7 +311,7 @@ class Explorer:
                 original = list(im.size)
         except ValueError as e:
             message = str(e).replace(path, "the upload")
-            raise _bad("error.upload_not_image" if "not an image" in message else "error.upload_failed",
+            raise refuse("error.upload_not_image" if "not an image" in message else "error.upload_failed",
                        detail=message) from None
         finally:
             os.unlink(path)
@@ -313,7 +335,7 @@ class Explorer:
             if isinstance(source, str) and source in self._uploads:
                 self._uploads.move_to_end(source)
                 return self._uploads[source]
-        raise _bad("error.image_source", 404 if isinstance(source, str) else 400, samples=" or ".join(filters.SAMPLES[:-1]),
+        raise refuse("error.image_source", 404 if isinstance(source, str) else 400, samples=" or ".join(filters.SAMPLES[:-1]),
                    last=filters.SAMPLES[-1], got=repr(source), max=MAX_UPLOADS)
 
     def filter(self, params: Any) -> dict[str, Any]:
@@ -383,18 +405,18 @@ class Explorer:
         p = _check_keys(params, {"width", "height", "pixels"}, "digit")
         W, H = _int(p, "width", 8, 1024, 0), _int(p, "height", 8, 1024, 0)
         if not isinstance(p.get("pixels"), str):
-            raise _bad("error.pixels_type")
+            raise refuse("error.pixels_type")
         try:
             raw = base64.b64decode(p["pixels"], validate=True)
         except (binascii.Error, ValueError):
-            raise _bad("error.pixels_base64") from None
+            raise refuse("error.pixels_base64") from None
         if len(raw) != W * H:
-            raise _bad("error.pixels_count", n=len(raw), w=W, h=H, wh=W * H)
+            raise refuse("error.pixels_count", n=len(raw), w=W, h=H, wh=W * H)
         drawing = np.frombuffer(raw, np.uint8).reshape(H, W)
         try:
             digit = mnist_style(drawing)  # (28, 28) in [0, 1]
         except ValueError:
-            raise _bad("error.canvas_empty") from None
+            raise refuse("error.canvas_empty") from None
         model = self.model()
         with no_grad(), record_outputs(model) as outputs:  # every leaf layer, this request's forward only
             logits = model(Tensor(prepare(drawing, self.preprocess)[None]))  # (1, classes)

@@ -204,6 +204,27 @@ def test_conv_invalid_reasons_say_the_numbers(client):
     assert r["valid"] is True and "reason_key" not in r
 
 
+def test_conv_reason_keys_match_the_library_on_a_grid_of_combinations():
+    from itertools import product
+
+    from cnnlab.analysis.shapes import explain_2d
+
+    said = {"reason.kernel_larger": "larger than the padded input", "reason.kernel_larger_dilated": "larger than the padded input",
+            "reason.transposed_padding": "padding must be an int", "reason.output_padding": "output_padding must be smaller",
+            "reason.cropped_away": "removes the whole output"}
+    seen = set()
+    for n, k, s, pad, d, op, transposed in product(range(1, 9), range(1, 7), range(1, 4), [0, 1, 2, 3, "same", "valid"],
+                                                   range(1, 4), range(3), (False, True)):
+        why = api._invalid(n, k, s, pad, d, transposed, op)
+        try:
+            explain_2d((n, n), k, s, pad, d, transposed=transposed, output_padding=op if transposed else 0, op="conv")
+            assert why is None, (n, k, s, pad, d, op, transposed, why)
+        except ValueError as e:
+            assert why is not None and said[why[0]] in str(e), (n, k, s, pad, d, op, transposed, why, str(e))
+            seen.add(why[0])
+    assert seen == set(said)
+
+
 @pytest.mark.parametrize("path,body,key", [
     ("/api/conv", dict(input=0), "error.integer"), ("/api/conv", dict(padding="full"), "error.integer"),
     ("/api/conv", dict(transposed="yes"), "error.boolean"), ("/api/conv", dict(color="red"), "error.unknown_param"),

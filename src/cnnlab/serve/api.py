@@ -6,7 +6,8 @@ sizes and their working from ``cnnlab.analysis.shapes`` (which calls the one siz
 helper, ``cnnlab.functional.sizes``), the convolutions from ``cnnlab.functional``,
 filtered images from ``cnnlab.filters``, digits from ``cnnlab.data.transforms.mnist_style``
 and a trained LeNet-5. A request the explorer refuses raises ``BadRequest`` (HTTP 400)
-with one line saying what was expected and what came.
+with one line saying what was expected and what came, and the key of that line in the
+string tables (``cnnlab.i18n``) with its values, for the pages to show it in their language.
 """
 
 from __future__ import annotations

@@ -11,8 +11,8 @@ import pytest
 from cnnlab.i18n import LANGS, check_lang, t, table
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "cnnlab"
-# t("key" / page.t("key" / pt("key" / data-i18n="key" / tr("key" in the explorer's JS
-USES = re.compile(r"""(?:\bt|\.t|\bpt|\.pt|\btr)\(\s*f?["']([a-z_]+\.[a-zA-Z0-9_.{}']+)["']|data-i18n(?:-[a-z]+)?="([a-z_]+\.[a-zA-Z0-9_.]+)\"""")
+# t("key" / page.t("key" / pt("key" / refuse("key" (the explorer's refusals) / data-i18n="key" / tr("key" in the explorer's JS
+USES = re.compile(r"""(?:\bt|\.t|\bpt|\.pt|\btr|\brefuse)\(\s*f?["']([a-z_]+\.[a-zA-Z0-9_.{}']+)["']|data-i18n(?:-[a-z]+)?="([a-z_]+\.[a-zA-Z0-9_.]+)\"""")
 
 
 def _fields(text: str) -> set[str]:
@@ -61,3 +61,11 @@ def test_t_fills_placeholders_and_refuses_unknown_languages():
     assert "스트라이드 2" in t("operation.h_7x7", "ko", stride=2)
     with pytest.raises(ValueError, match="--lang must be one of en, ko"):
         check_lang("fr", "tour")
+
+
+def test_the_explorers_messages_are_all_in_the_tables_and_all_used():
+    # its refusals (error.*) and the playground's reasons (reason.*) are named by literal keys in api.py and app.py
+    code = "".join((SRC / "serve" / name).read_text("utf-8") for name in ("api.py", "app.py"))
+    used = set(re.findall(r"""["']((?:error|reason)\.[a-z0-9_]+)["']""", code))
+    listed = {k for k in table("en") if k.split(".")[0] in ("error", "reason")}
+    assert len(used) > 20 and used == listed, (sorted(used - listed), sorted(listed - used))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import re
 import socket
 import struct
 import threading
@@ -16,6 +17,7 @@ import pytest
 
 from cnnlab import filters
 from cnnlab.functional.sizes import output_size
+from cnnlab.i18n import LANGS, t
 from cnnlab.serve import api
 from tests.oracle import assert_close
 
@@ -186,6 +188,78 @@ def test_conv_invalid_combinations_are_explained(client, params, reason):
     status, r = client.post("/api/conv", params)
     assert status == 200 and r["valid"] is False and reason in r["reason"], r
     assert np.array(r["input"]).shape == (params["input"],) * 2  # still shown
+    # the reason in the page's language: a key of the tables and the numbers it is told with
+    assert r["reason_key"].startswith("reason.") and all(isinstance(v, (int, str)) for v in r["reason_values"].values())
+    for lang in LANGS:
+        text = t(r["reason_key"], lang, **r["reason_values"])
+        assert "{" not in text and all(str(v) in text for v in r["reason_values"].values()), text
+    assert re.search("[\uac00-\ud7a3]", t(r["reason_key"], "ko", **r["reason_values"]))
+
+
+def test_conv_invalid_reasons_say_the_numbers(client):
+    status, r = client.post("/api/conv", {"input": 3, "kernel": 5, "padding": 0})
+    assert r["reason_key"] == "reason.kernel_larger"
+    assert t(r["reason_key"], "ko", **r["reason_values"]).endswith("5 > 3 + 0 = 3")
+    status, r = client.post("/api/conv", {"input": 4, "kernel": 3, "dilation": 2, "padding": 1})  # span 5 <= 4 + 2: valid
+    assert r["valid"] is True and "reason_key" not in r
+
+
+def test_conv_reason_keys_match_the_library_on_a_grid_of_combinations():
+    from itertools import product
+
+    from cnnlab.analysis.shapes import explain_2d
+
+    said = {"reason.kernel_larger": "larger than the padded input", "reason.kernel_larger_dilated": "larger than the padded input",
+            "reason.transposed_padding": "padding must be an int", "reason.output_padding": "output_padding must be smaller",
+            "reason.cropped_away": "removes the whole output"}
+    seen = set()
+    for n, k, s, pad, d, op, transposed in product(range(1, 9), range(1, 7), range(1, 4), [0, 1, 2, 3, "same", "valid"],
+                                                   range(1, 4), range(3), (False, True)):
+        why = api._invalid(n, k, s, pad, d, transposed, op)
+        try:
+            explain_2d((n, n), k, s, pad, d, transposed=transposed, output_padding=op if transposed else 0, op="conv")
+            assert why is None, (n, k, s, pad, d, op, transposed, why)
+        except ValueError as e:
+            assert why is not None and said[why[0]] in str(e), (n, k, s, pad, d, op, transposed, why, str(e))
+            seen.add(why[0])
+    assert seen == set(said)
+
+
+@pytest.mark.parametrize("path,body,key", [
+    ("/api/conv", dict(input=0), "error.integer"), ("/api/conv", dict(padding="full"), "error.integer"),
+    ("/api/conv", dict(transposed="yes"), "error.boolean"), ("/api/conv", dict(color="red"), "error.unknown_param"),
+    ("/api/conv", [1, 2], "error.json_object"), ("/api/conv", dict(input=3, input_values=[[1, 2], [3, 4]]), "error.matrix_shape"),
+    ("/api/conv", dict(input=2, input_values=[[1, "a"], [3, 4]]), "error.matrix_rows"),
+    ("/api/conv", dict(kernel=2, kernel_values=[[1e9, 0], [0, 0]]), "error.matrix_number"),
+    ("/api/conv", dict(input=32, kernel=11, stride=8, transposed=True), "error.grid_canvas"),
+    ("/api/conv", dict(input=32, kernel=11, dilation=8, padding="same"), "error.grid_padded"),
+    ("/api/filter", dict(kernel="box", border="wrap-around"), "error.choice"),
+    ("/api/filter", dict(kernel=5), "error.kernel_spec"), ("/api/filter", dict(kernel="blurry"), "error.kernel_unknown"),
+    ("/api/filter", dict(kernel=";".join([",".join(["1"] * 16)] * 16)), "error.kernel_size"),
+    ("/api/filter", dict(kernel="1,2;3"), "error.kernel_ragged"), ("/api/filter", dict(kernel="1,,2"), "error.kernel_empty_entry"),
+    ("/api/filter", dict(kernel="1,abc"), "error.kernel_not_number"), ("/api/filter", dict(kernel="1e999"), "error.kernel_not_finite"),
+    ("/api/filter", dict(kernel="# 1"), "error.kernel_parse"),
+    ("/api/filter", dict(kernel="1,2;3,5000"), "error.kernel_entries"), ("/api/filter", dict(kernel="box", image="lena"), "error.image_source"),
+    ("/api/digit", dict(width=8, height=8, pixels=5), "error.pixels_type"),
+    ("/api/digit", dict(width=8, height=8, pixels="%%%"), "error.pixels_base64"),
+    ("/api/digit", dict(width=8, height=8, pixels="AAAA"), "error.pixels_count"),
+    ("/api/digit", dict(width=8, height=8, pixels=base64.b64encode(bytes(64)).decode()), "error.canvas_empty"),
+])
+def test_refusals_carry_their_table_key(client, path, body, key):
+    status, r = client.post(path, body)
+    assert status in (400, 404) and r["error_key"] == key, r
+    values = r["error_values"]
+    assert r["error"] == t(key, "en", **values)  # the English text is the table's, filled in
+    ko = t(key, "ko", **values)
+    assert "{" not in ko.replace("{'", "") and re.search("[\uac00-\ud7a3]", ko) and ko != r["error"]
+    assert all(str(v) in ko for v in values.values()), (ko, values)
+
+
+def test_upload_refusals_carry_their_table_key(client):
+    for body, key in [(b"", "error.upload_empty"), (b"plain text, no picture", "error.upload_not_image")]:
+        status, r = client.post("/api/upload", raw=body)
+        assert status == 400 and r["error_key"] == key and r["error"] == t(key, "en", **r["error_values"]), r
+        assert re.search("[\uac00-\ud7a3]", t(key, "ko", **r["error_values"]))
 
 
 @pytest.mark.parametrize("params,message", [
@@ -325,7 +399,9 @@ def test_upload_refusals(client, body, message):
 def test_upload_too_large_is_refused_unread(client):
     """Refused from its Content-Length: the body is never sent, the answer comes anyway."""
     status, headers, body = client.request("POST", "/api/upload", headers={"Content-Length": str(api.MAX_UPLOAD_BYTES + 1)})
-    assert status == 413 and "over the limit of 10485760" in json.loads(body)["error"]
+    r = json.loads(body)
+    assert status == 413 and "over the limit of 10485760" in r["error"] and r["error_key"] == "error.body_size"
+    assert t("error.body_size", "ko", **r["error_values"]) == "요청 본문이 10485761바이트로, /api/upload의 한도 10485760바이트를 넘습니다"
     assert headers.get("Connection") == "close" and client.healthy()
 
 

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from cnnlab.i18n import table
+from cnnlab.i18n import t, table
 from cnnlab.serve import make_server
 
 from tests.i18n.checks import chromium_browser, hangul_renders, no_horizontal_scroll, strings_not_in_table, sync_playwright
@@ -93,5 +93,26 @@ def test_dynamic_text_follows_the_language(browser, ko_server):
         page.wait_for_function("document.querySelector('#result-caption').textContent.startsWith('필터링 결과')")
         assert "박스" in page.inner_text("#result-caption")
         assert problems == []
+    finally:
+        page.close()
+
+
+def test_errors_and_reasons_in_korean(browser, ko_server):
+    page, problems = _open(browser, ko_server.url.rstrip("/") + "/conv?lang=ko")
+    try:
+        page.fill("#input", "3")
+        page.fill("#kernel", "5")  # padding stays 0: a 5x5 filter does not fit a 3x3 input
+        page.locator("#error", has_text="5 > 3 + 0 = 3").wait_for()
+        shown = page.inner_text("#error")
+        reason = t("reason.kernel_larger", "ko", k=5, span=5, n=3, pad=0, padded=3)
+        assert shown.splitlines() == [t("js.invalid", "ko", what=t("js.what_conv", "ko")), reason], shown
+        assert "larger" not in shown and page.inner_text("#out-size") == "–"
+        page.fill("#input", "40")  # out of range: the server refuses, the page says why in Korean
+        page.locator("#error", has_text="40").wait_for()
+        assert page.inner_text("#error") == t("error.integer", "ko", name="input", lo=1, hi=32, got=40)
+        page.fill("#input", "3")
+        page.fill("#kernel", "3")
+        page.locator("#error").wait_for(state="hidden")
+        assert all("400" in p for p in problems), problems
     finally:
         page.close()

@@ -6,7 +6,8 @@ sizes and their working from ``cnnlab.analysis.shapes`` (which calls the one siz
 helper, ``cnnlab.functional.sizes``), the convolutions from ``cnnlab.functional``,
 filtered images from ``cnnlab.filters``, digits from ``cnnlab.data.transforms.mnist_style``
 and a trained LeNet-5. A request the explorer refuses raises ``BadRequest`` (HTTP 400)
-with one line saying what was expected and what came.
+with one line saying what was expected and what came, and the key of that line in the
+string tables (``cnnlab.i18n``) with its values, for the pages to show it in their language.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import base64
 import binascii
 import io
 import os
+import re
 import secrets
 import tempfile
 import threading
@@ -29,6 +31,7 @@ import numpy as np
 import cnnlab.functional as F
 from cnnlab import filters
 from cnnlab.analysis.shapes import explain_2d
+from cnnlab.i18n import t
 from cnnlab.nn.hooks import record_outputs
 from cnnlab.tensor import Tensor, no_grad
 
@@ -47,11 +50,46 @@ PLAYGROUND = {  # name: (lowest, highest, default)
 
 
 class BadRequest(ValueError):
-    """A request the explorer refuses: answered with HTTP ``status`` and the message."""
+    """A request the explorer refuses: answered with HTTP ``status`` and the message.
 
-    def __init__(self, message: str, status: int = 400) -> None:
+    ``key`` and ``values``, where given, name the message in the string tables
+    (``cnnlab.i18n``), so that a page can show it in its own language.
+    """
+
+    def __init__(self, message: str, status: int = 400, key: str | None = None,
+                 values: dict[str, Any] | None = None) -> None:
         super().__init__(message)
-        self.status = status
+        self.status, self.key, self.values = status, key, values or {}
+
+    def answer(self) -> dict[str, Any]:
+        """The JSON body: ``error`` (English) and, where it has one, ``error_key`` and ``error_values``."""
+        return {"error": str(self), **({"error_key": self.key, "error_values": self.values} if self.key else {})}
+
+
+def refuse(key: str, status: int = 400, **values: Any) -> BadRequest:
+    """A ``BadRequest`` whose message is the English text of ``key`` in the string table."""
+    return BadRequest(t(key, "en", **values), status, key, values)
+
+
+def _invalid(n: int, k: int, s: int, padding: int | str, d: int, transposed: bool, op: int) -> tuple[str, dict] | None:
+    """Why ``explain_2d`` refused the playground's combination, as a table key and its values.
+
+    The checks mirror ``cnnlab.analysis.shapes.explain`` in its order; ``None`` for a case
+    not covered here (the page then shows the library's English message).
+    """
+    span = d * (k - 1) + 1
+    if transposed:
+        if isinstance(padding, str):
+            return "reason.transposed_padding", {"padding": padding}
+        if op >= max(s, d):
+            return "reason.output_padding", {"op": op, "s": s, "d": d}
+        full = (n - 1) * s + span + op
+        return ("reason.cropped_away", {"p": padding, "full": full}) if full - 2 * padding <= 0 else None
+    pad = 0 if padding == "valid" else padding
+    if isinstance(pad, int) and span > n + 2 * pad:
+        values = {"k": k, "span": span, "n": n, "pad": 2 * pad, "padded": n + 2 * pad}
+        return ("reason.kernel_larger", values) if d == 1 else ("reason.kernel_larger_dilated", {**values, "d": d})
+    return None
 
 
 def _int(params: dict[str, Any], name: str, lo: int, hi: int, default: int) -> int:
@@ -59,14 +97,14 @@ def _int(params: dict[str, Any], name: str, lo: int, hi: int, default: int) -> i
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-        raise BadRequest(f"{name} must be an integer from {lo} to {hi} (got {value!r})")
+        raise refuse("error.integer", name=name, lo=lo, hi=hi, got=repr(value))
     return value
 
 
 def _choice(params: dict[str, Any], name: str, choices: tuple[str, ...] | dict, default: str) -> str:
     value = params.get(name, default)
     if value not in choices:
-        raise BadRequest(f"{name} must be one of {', '.join(choices)} (got {value!r})")
+        raise refuse("error.choice", name=name, choices=", ".join(choices), got=repr(value))
     return value
 
 
@@ -78,22 +116,22 @@ def _matrix(params: dict[str, Any], name: str, shape: tuple[int, int]) -> np.nda
     try:
         a = np.array(value, dtype=np.float64)
     except OverflowError:  # an integer beyond float range
-        raise BadRequest(f"{name}: entries must be finite numbers between -{MAX_VALUE} and {MAX_VALUE}") from None
+        raise refuse("error.matrix_number", name=name, max=MAX_VALUE) from None
     except (TypeError, ValueError):
-        raise BadRequest(f"{name} must be a {shape[0]}x{shape[1]} list of rows of numbers") from None
+        raise refuse("error.matrix_rows", name=name, rows=shape[0], cols=shape[1]) from None
     if a.shape != shape:
-        raise BadRequest(f"{name} must be {shape[0]}x{shape[1]} to match the sizes chosen (got shape {a.shape})")
+        raise refuse("error.matrix_shape", name=name, rows=shape[0], cols=shape[1], shape=str(a.shape))
     if not np.isfinite(a).all() or np.abs(a).max(initial=0) > MAX_VALUE:
-        raise BadRequest(f"{name}: entries must be finite numbers between -{MAX_VALUE} and {MAX_VALUE}")
+        raise refuse("error.matrix_number", name=name, max=MAX_VALUE)
     return a
 
 
 def _check_keys(params: Any, allowed: set[str], what: str) -> dict[str, Any]:
     if not isinstance(params, dict):
-        raise BadRequest(f"{what}: expected a JSON object (got {type(params).__name__})")
+        raise refuse("error.json_object", what=what, got=type(params).__name__)
     unknown = sorted(set(params) - allowed)
     if unknown:
-        raise BadRequest(f"{what}: unknown parameter {unknown[0]!r}; valid: {', '.join(sorted(allowed))}")
+        raise refuse("error.unknown_param", what=what, got=repr(unknown[0]), valid=", ".join(sorted(allowed)))
     return params
 
 
@@ -134,7 +172,7 @@ def conv(params: Any) -> dict[str, Any]:
                             for name in ("input", "kernel", "stride", "dilation", "output_padding", "seed"))
     transposed = p.get("transposed", False)
     if not isinstance(transposed, bool):
-        raise BadRequest(f"transposed must be true or false (got {transposed!r})")
+        raise refuse("error.boolean", name="transposed", got=repr(transposed))
     padding = p.get("padding", 0)
     if padding not in ("same", "valid"):
         padding = _int(p, "padding", *PLAYGROUND["padding"])
@@ -148,14 +186,15 @@ def conv(params: Any) -> dict[str, Any]:
         worked = explain_2d((n, n), k, s, padding, d, transposed=transposed,
                             output_padding=op if transposed else 0, op="conv")
     except ValueError as e:  # a combination the formula (and PyTorch) refuses: explain it, it is no error
-        return {**answer, "valid": False, "reason": str(e)}
+        why = _invalid(n, k, s, padding, d, transposed, op)
+        return {**answer, "valid": False, "reason": str(e),
+                **({"reason_key": why[0], "reason_values": why[1]} if why else {})}
     e = worked["height"]  # square input and kernel: both axes have the same working
     top, bottom = e.padding
     O, span = e.output, e.span
     grid = (n + top + bottom) if not transposed else max((n - 1) * s + span, top + O)  # what the page draws
     if grid > MAX_GRID or O > MAX_GRID:
-        raise BadRequest(f"the {'output canvas' if transposed else 'padded input'} would be {grid}x{grid}; the "
-                         f"playground draws at most {MAX_GRID}x{MAX_GRID}: lower the stride, padding or dilation")
+        raise refuse("error.grid_canvas" if transposed else "error.grid_padded", grid=grid, max=MAX_GRID)
     with no_grad():
         xt, wt = Tensor(x[None, None]), Tensor(w[None, None])  # (1, 1, N, N), (1, 1, F, F)
         if transposed:
@@ -195,22 +234,41 @@ def kernels() -> dict[str, Any]:
             "max_upload_pixels": MAX_UPLOAD_PIXELS}
 
 
+# parse_kernel's messages, each the English text of a key: (key, the message's shape with its values named)
+_PARSE_ERRORS = [
+    ("error.kernel_ragged", r"parse_kernel: ragged kernel: row (?P<row>\d+) has (?P<n>\d+) entries but row 1 has (?P<first>\d+)"),
+    ("error.kernel_empty_entry", r"parse_kernel: row (?P<row>\d+) has an empty entry at position (?P<col>\d+) \((?P<line>.*)\)"),
+    ("error.kernel_not_number", r"parse_kernel: row (?P<row>\d+), entry (?P<col>\d+) is (?P<got>.*), not a number"),
+    ("error.kernel_not_finite", r"parse_kernel: row (?P<row>\d+), entry (?P<col>\d+) is (?P<got>.*); entries must be finite"),
+]
+
+
+def _parse_error(message: str) -> BadRequest:
+    """``parse_kernel``'s refusal with its table key: a known shape gives its own, any other the message whole."""
+    for key, shape in _PARSE_ERRORS:
+        m = re.fullmatch(shape, message, re.S)
+        if m and t(key, "en", **m.groupdict()) == message:
+            return refuse(key, **m.groupdict())
+    return refuse("error.kernel_parse", detail=message.removeprefix("parse_kernel: "))
+
+
 def _kernel(spec: Any) -> np.ndarray:
     """A mask name or a matrix string; never a file name (``get_kernel`` would read one)."""
     if not isinstance(spec, str) or not spec.strip():
-        raise BadRequest(f"kernel must be a name ({', '.join(filters.KERNELS)}) or rows such as "
-                         f"'0,-1,0;-1,5,-1;0,-1,0' (got {spec!r})")
+        raise refuse("error.kernel_spec", names=", ".join(filters.KERNELS), got=repr(spec))
     name = spec.strip().lower().replace("-", "_")
     if name in filters.KERNELS:
         return filters.get_kernel(name)
     if len(spec) > 4000 or not any(ch.isdigit() for ch in spec):
-        raise BadRequest(f"unknown kernel {spec[:40]!r}: give one of {', '.join(filters.KERNELS)} or rows of "
-                         f"numbers such as '0,-1,0;-1,5,-1;0,-1,0'")
-    k = filters.parse_kernel(spec)
+        raise refuse("error.kernel_unknown", got=repr(spec[:40]), names=", ".join(filters.KERNELS))
+    try:
+        k = filters.parse_kernel(spec)
+    except ValueError as e:
+        raise _parse_error(str(e)) from None
     if max(k.shape) > 15:
-        raise BadRequest(f"kernel is {k.shape[0]}x{k.shape[1]}; the lab takes at most 15x15")
+        raise refuse("error.kernel_size", rows=k.shape[0], cols=k.shape[1])
     if np.abs(k).max() > MAX_VALUE:  # 1e38 would overflow the float32 image to inf
-        raise BadRequest(f"kernel entries must be between -{MAX_VALUE} and {MAX_VALUE} (got {np.abs(k).max():g})")
+        raise refuse("error.kernel_entries", max=MAX_VALUE, got=f"{np.abs(k).max():g}")
     return k
 
 
@@ -241,9 +299,9 @@ class Explorer:
         from cnnlab.imageio import read_image
 
         if not data:
-            raise BadRequest("the upload is empty: send the image file's bytes")
+            raise refuse("error.upload_empty")
         if len(data) > MAX_UPLOAD_BYTES:
-            raise BadRequest(f"the upload is {len(data)} bytes, over the limit of {MAX_UPLOAD_BYTES}", 413)
+            raise refuse("error.upload_size", 413, size=len(data), limit=MAX_UPLOAD_BYTES)
         fd, path = tempfile.mkstemp(prefix="cnnlab-upload-")
         try:
             with os.fdopen(fd, "wb") as f:
@@ -254,8 +312,8 @@ class Explorer:
                 original = list(im.size)
         except ValueError as e:
             message = str(e).replace(path, "the upload")
-            hint = "; upload a PNG, JPEG, GIF, BMP, WebP or TIFF image" if "not an image" in message else ""
-            raise BadRequest(message + hint) from None
+            raise refuse("error.upload_not_image" if "not an image" in message else "error.upload_failed",
+                       detail=message) from None
         finally:
             os.unlink(path)
         image.setflags(write=False)  # shared by every request that names it
@@ -278,8 +336,8 @@ class Explorer:
             if isinstance(source, str) and source in self._uploads:
                 self._uploads.move_to_end(source)
                 return self._uploads[source]
-        raise BadRequest(f"image must be {' or '.join(filters.SAMPLES)} or the id of an upload (got {source!r}); "
-                         f"uploads are kept for the last {MAX_UPLOADS} images only", 404 if isinstance(source, str) else 400)
+        raise refuse("error.image_source", 404 if isinstance(source, str) else 400, samples=" or ".join(filters.SAMPLES[:-1]),
+                   last=filters.SAMPLES[-1], got=repr(source), max=MAX_UPLOADS)
 
     def filter(self, params: Any) -> dict[str, Any]:
         """Filter an image with ``cnnlab.filters.apply``: ``image``, ``kernel``, ``border``, ``display``."""
@@ -348,18 +406,18 @@ class Explorer:
         p = _check_keys(params, {"width", "height", "pixels"}, "digit")
         W, H = _int(p, "width", 8, 1024, 0), _int(p, "height", 8, 1024, 0)
         if not isinstance(p.get("pixels"), str):
-            raise BadRequest("pixels must be a base64 string of width*height 8-bit gray values")
+            raise refuse("error.pixels_type")
         try:
             raw = base64.b64decode(p["pixels"], validate=True)
         except (binascii.Error, ValueError):
-            raise BadRequest("pixels is not valid base64") from None
+            raise refuse("error.pixels_base64") from None
         if len(raw) != W * H:
-            raise BadRequest(f"pixels holds {len(raw)} values but width*height is {W}*{H} = {W * H}")
+            raise refuse("error.pixels_count", n=len(raw), w=W, h=H, wh=W * H)
         drawing = np.frombuffer(raw, np.uint8).reshape(H, W)
         try:
             digit = mnist_style(drawing)  # (28, 28) in [0, 1]
         except ValueError:
-            raise BadRequest("the canvas is empty: draw a digit") from None
+            raise refuse("error.canvas_empty") from None
         model = self.model()
         with no_grad(), record_outputs(model) as outputs:  # every leaf layer, this request's forward only
             logits = model(Tensor(prepare(drawing, self.preprocess)[None]))  # (1, classes)

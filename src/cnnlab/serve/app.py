@@ -49,7 +49,7 @@ from typing import Any, Callable
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from cnnlab.serve import api
-from cnnlab.serve.api import BadRequest, Explorer
+from cnnlab.serve.api import BadRequest, Explorer, refuse
 
 MAX_JSON_BYTES = 2**20  # a JSON request; the digit lab's (a drawing up to 1024x1024, in base64) may be larger
 MAX_BODY = {"/api/upload": api.MAX_UPLOAD_BYTES, "/api/digit": 2 * 2**20}
@@ -279,7 +279,7 @@ class Handler(BaseHTTPRequestHandler):
             parts = urlsplit(self.path)
             route(parts.path, parse_qs(parts.query))
         except BadRequest as e:
-            self._error(e.status, str(e))
+            self._json(e.status, e.answer())
         except (ValueError, TypeError) as e:  # the library's checks of user input
             self._error(400, str(e))
         except (ConnectionError, TimeoutError) as e:  # the client went away (or stalled) mid-request
@@ -347,7 +347,7 @@ class Handler(BaseHTTPRequestHandler):
             raise BadRequest(f"Content-Length must not be negative (got {length})")
         if length > limit:
             self.close_connection = True  # the body is never read: the connection cannot be reused
-            raise BadRequest(f"the request body is {length} bytes, over the limit of {limit} for {path}", 413)
+            raise refuse("error.body_size", 413, size=length, limit=limit, path=path)
         self.reader.expect("request body", self.server.body_timeout)
         data = self.rfile.read(length)
         if len(data) != length:  # the client closed its side: nobody may be left to read an answer
@@ -425,7 +425,7 @@ class ExplorerServer(HTTPServer):
         self._waiting.put((request, client_address))
 
     def _refuse(self, request: socket.socket) -> None:
-        body = b'{"error":"the explorer is busy: try again in a moment"}'
+        body = json.dumps(refuse("error.busy", 503).answer()).encode()
         head = (f"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n"
                 f"Retry-After: 1\r\nConnection: close\r\n\r\n")
         try:

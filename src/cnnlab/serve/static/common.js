@@ -20,6 +20,12 @@ function tr(key, values) {
   return text.replace(/\{(\w+)\}/g, (whole, name) => (values && name in values ? String(values[name]) : whole));
 }
 
+// A server's message in the page's language: the table's text of `key` (with `values`) where the
+// server named one that the table has, else the server's own (English) text.
+function said(key, values, english) {
+  return key && (key in CNNLAB_STRINGS[LANG] || key in CNNLAB_STRINGS.en) ? tr(key, values) : english;
+}
+
 // Every element marked data-i18n gets its text (data-i18n-title / -aria / -alt: those attributes).
 function applyStrings() {
   document.documentElement.lang = LANG;
@@ -58,7 +64,7 @@ async function api(path, body, raw) {
   } catch (e) {
     throw new Error(`${response.status} ${response.statusText}`);
   }
-  if (!response.ok) throw new Error(data.error || `${response.status} ${response.statusText}`);
+  if (!response.ok) throw new Error(said(data.error_key, data.error_values, data.error) || `${response.status} ${response.statusText}`);
   return data;
 }
 

@@ -48,7 +48,7 @@ async function fetchConv() {
   try {
     const data = await api("/api/conv", p);
     if (id !== state.request) return; // a newer request is on its way
-    showError($("#error"), data.valid ? "" : `${tr("js.invalid", {what: tr(p.transposed ? "js.what_transposed" : "js.what_conv")})}\n${data.reason}`);
+    showError($("#error"), data.valid ? "" : `${tr("js.invalid", {what: tr(p.transposed ? "js.what_transposed" : "js.what_conv")})}\n${said(data.reason_key, data.reason_values, data.reason)}`);
     const keepStep = state.data && state.data.valid && data.valid && state.geometry === geometry;
     state.data = data;
     state.geometry = geometry;

@@ -69,7 +69,7 @@ def learn_filter(mask: np.ndarray | str, image: np.ndarray | None = None, steps:
         mask ``(k, k)``; image ``(H, W)`` with ``H, W >= k``; targets ``(H-k+1, W-k+1)``.
 
     Example:
-        >>> r = learn_filter("box", steps=200, record=(0, 200))
+        >>> r = learn_filter("box", steps=500, record=(0, 500))
         >>> bool(r.distance[-1] < 0.01)
         True
     """

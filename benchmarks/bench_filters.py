@@ -58,7 +58,7 @@ def case(image: np.ndarray, k: np.ndarray, repeat: int) -> dict:
     med = {name: float(np.median(ts)) for name, ts in times.items()}
     diff = max(float(np.abs(outs["cnnlab"] - o).max()) for name, o in outs.items() if name != "cnnlab")
     C = 1 if image.ndim == 2 else image.shape[-1]
-    direct, fft = filters._costs(C, image.shape[0], image.shape[1], *k.shape)
+    direct, fft = filters.compute._costs(C, image.shape[0], image.shape[1], *k.shape)
     return {"time": med, "diff": diff, "path": "fft" if fft < direct else "direct"}
 
 

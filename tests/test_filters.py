@@ -309,15 +309,15 @@ def test_fft_equals_direct_on_large_kernels():
 def test_auto_picks_the_faster_path(monkeypatch):
     calls = []
     for name in ("_direct", "_fft"):
-        real = getattr(filters, name)
-        monkeypatch.setattr(filters, name, lambda *a, _n=name, _r=real: (calls.append(_n), _r(*a)))
+        real = getattr(filters.compute, name)
+        monkeypatch.setattr(filters.compute, name, lambda *a, _n=name, _r=real: (calls.append(_n), _r(*a)))
     image = photo((256, 256), dtype=np.float32)
     filters.apply(image, filters.box(3))
     filters.apply(image, filters.box(31))
     assert calls == ["_direct", "_fft"]
-    d, f = filters._costs(3, 2048, 2048, 3, 3)
+    d, f = filters.compute._costs(3, 2048, 2048, 3, 3)
     assert d < f
-    d, f = filters._costs(3, 2048, 2048, 15, 15)
+    d, f = filters.compute._costs(3, 2048, 2048, 15, 15)
     assert f < d
 
 
@@ -439,20 +439,20 @@ def test_samples():
     assert 0 <= camera.min() < 0.1 and 0.9 < camera.max() <= 1
     with pytest.raises(ValueError, match="sample: name must be one of camera, astronaut"):
         filters.sample("lena")
-    here = os.path.join(os.path.dirname(filters.__file__), "data", "samples")
+    here = os.path.join(os.path.dirname(os.path.dirname(filters.__file__)), "data", "samples")
     notice = open(os.path.join(here, "NOTICE.md")).read()
     assert "CC0" in notice and "public domain" in notice and "Lav Varshney" in notice
 
 
 def test_format_entry():
-    assert [filters._format_entry(v) for v in (1 / 9, -1 / 9, 0.0837, 0.6187, -1.0, 5.0, 0.0, 0.00002, 1 / 25)] == \
+    assert [filters.pictures._format_entry(v) for v in (1 / 9, -1 / 9, 0.0837, 0.6187, -1.0, 5.0, 0.0, 0.00002, 1 / 25)] == \
         ["1/9", "-1/9", ".0837", ".6187", "-1", "5", "0", ".0000", "1/25"]
 
 
 def test_fast_len():
     smooth = [n for n in range(1, 400) if all(p in (2, 3, 5) for p in _factors(n))]
     for n in range(1, 300):
-        assert filters._fast_len(n) == min(m for m in smooth if m >= n)
+        assert filters.compute._fast_len(n) == min(m for m in smooth if m >= n)
 
 
 def _factors(n):

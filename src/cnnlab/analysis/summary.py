@@ -57,16 +57,19 @@ import threading
 import weakref
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from fractions import Fraction
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator
 
 import numpy as np
 
-from cnnlab.functional.sizes import _pair, adaptive_windows, output_size, resolve_padding
+from cnnlab.analysis._build import DEFAULT_INPUT, from_layers, zoo_model
+from cnnlab.analysis._costs import COUNTED, _layer_cost, _layer_rf, _op_cost, _types
+from cnnlab.analysis._fields import RF, _fmt, _fmt_pair
+from cnnlab.functional.sizes import output_size
 from cnnlab.runtime import observe_ops
 from cnnlab.tensor import Tensor, no_grad
 
-__all__ = ["LayerRow", "MAX_MACS", "MAX_TENSOR_ELEMENTS", "RF", "Summary", "from_layers", "summary"]
+__all__ = ["DEFAULT_INPUT", "LayerRow", "MAX_MACS", "MAX_TENSOR_ELEMENTS", "RF", "Summary", "from_layers", "summary",
+           "zoo_model"]
 
 # Bounds on the one forward pass a summary runs, checked before each convolution runs (and,
 # for a batch, on a one-image pass first): the largest tensor, 2 GiB in float32 (a 4096x4096
@@ -74,179 +77,6 @@ __all__ = ["LayerRow", "MAX_MACS", "MAX_TENSOR_ELEMENTS", "RF", "Summary", "from
 # (ResNet-152 at batch 256 is 3.0e12, minutes on two cores).
 MAX_TENSOR_ELEMENTS = 1 << 29
 MAX_MACS = 1 << 42
-
-
-@dataclass(frozen=True)
-class RF:
-    """Receptive field of a tensor's outputs on the input, per spatial axis (height, width).
-
-    ``jump`` is None once the spatial layout is gone (after a flatten): the field is then
-    the whole span ``start .. start + size - 1``.
-    """
-
-    size: tuple[Fraction, Fraction]
-    jump: tuple[Fraction, Fraction] | None
-    start: tuple[Fraction, Fraction]
-
-    @staticmethod
-    def input() -> "RF":
-        one, zero = Fraction(1), Fraction(0)
-        return RF((one, one), (one, one), (zero, zero))
-
-    def conv(self, kernel: Sequence[int], stride: Sequence[int], pads: Sequence[tuple[int, int]],
-             dilation: Sequence[int]) -> "RF":
-        """Through a conv or pooling window; ``pads`` are (before, after) per axis."""
-        assert self.jump is not None
-        size, jump, start = [], [], []
-        for r, j, st, k, s, (p, _), d in zip(self.size, self.jump, self.start, kernel, stride, pads, dilation):
-            span = d * (k - 1) + 1
-            size.append(r + (span - 1) * j)
-            jump.append(j * s)
-            start.append(st - p * j)
-        return RF(tuple(size), tuple(jump), tuple(start))  # type: ignore[arg-type]
-
-    def transposed(self, kernel: Sequence[int], stride: Sequence[int], padding: Sequence[int],
-                   dilation: Sequence[int]) -> "RF":
-        """Output o reads input i when ``o + p = i*s + t*d`` for a tap t: enumerate one period of o."""
-        assert self.jump is not None
-        size, jump, start = [], [], []
-        for r, j, st, k, s, p, d in zip(self.size, self.jump, self.start, kernel, stride, padding, dilation):
-            def reads(o: int) -> list[int]:
-                return [(o + p - t * d) // s for t in range(k) if (o + p - t * d) % s == 0]
-
-            widest = max((max(i) - min(i) for i in map(reads, range(s)) if i), default=0)
-            first = reads(0)
-            size.append(r + widest * j)
-            jump.append(j / s)
-            start.append(st + (min(first) if first else math.ceil(Fraction(p - d * (k - 1), s))) * j)
-        return RF(tuple(size), tuple(jump), tuple(start))  # type: ignore[arg-type]
-
-    def flattened(self, spatial: tuple[int, int]) -> "RF":
-        """The field of everything: the hull over all ``spatial`` positions."""
-        if self.jump is None:
-            return self
-        size = tuple(r + (n - 1) * j for r, j, n in zip(self.size, self.jump, spatial))
-        return RF(size, None, self.start)  # type: ignore[arg-type]
-
-    @staticmethod
-    def union(fields: list["RF"]) -> "RF":
-        """The smallest field containing each of ``fields`` (outputs at the same positions)."""
-        if len(fields) == 1:
-            return fields[0]
-        start = tuple(min(f.start[a] for f in fields) for a in (0, 1))
-        end = tuple(max(f.start[a] + f.size[a] for f in fields) for a in (0, 1))
-        jumps = [f.jump for f in fields]
-        jump = jumps[0] if all(j == jumps[0] for j in jumps) else None
-        return RF(tuple(e - s for s, e in zip(start, end)), jump, start)  # type: ignore[arg-type]
-
-
-def _fmt(v: Fraction | None) -> str:
-    if v is None:
-        return "-"
-    return str(v.numerator) if v.denominator == 1 else f"{v.numerator}/{v.denominator}"
-
-
-def _fmt_pair(pair: tuple[Fraction, Fraction] | None) -> str:
-    if pair is None:
-        return "-"
-    a, b = (_fmt(v) for v in pair)
-    return a if a == b else f"{a}x{b}"
-
-
-def _types(module: Any) -> set[str]:
-    return {c.__name__ for c in type(module).__mro__}
-
-
-def _window_lengths(n: int, out: int) -> np.ndarray:
-    """Length of each adaptive-pooling window along one axis."""
-    start, end = adaptive_windows(n, out)
-    return end - start
-
-
-ACTIVATIONS = {"ReLU": 1, "LeakyReLU": 1, "ELU": 1, "GELU": 1, "Sigmoid": 1, "Tanh": 1, "Softmax": 3, "LogSoftmax": 3}
-FREE = {"Identity", "Flatten", "Dropout"}
-ELEMENTWISE_OPS = {"Add": 1, "Sub": 1, "Mul": 1, "Div": 1, "Neg": 1, "ReLU": 1, "LeakyReLU": 1, "ELU": 1, "GELU": 1,
-                   "Sigmoid": 1, "Tanh": 1, "Exp": 1, "Log": 1, "Sqrt": 1, "Abs": 1, "Clamp": 1, "Softmax": 3,
-                   "LogSoftmax": 3}
-
-
-COUNTED = {"ConvTranspose2d", "Conv2d", "Linear", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d",
-           "BatchNorm1d", "BatchNorm2d", *ACTIVATIONS, *FREE}
-
-
-def _op_cost(op: str, args: tuple, out: Tensor) -> tuple[int, int]:
-    """(MACs, FLOPs) of one op run outside a layer with a rule (a functional call in a forward)."""
-    n = int(np.prod(out.shape))
-    shapes = [a.shape for a in args if isinstance(a, Tensor)]
-    if op == "Conv2d":  # (N, O, OH, OW) outputs, each C/groups * KH * KW taps
-        macs = n * int(np.prod(shapes[1][1:]))
-    elif op == "ConvTranspose2d":  # every input pixel times C_out/groups * KH * KW weights
-        macs = int(np.prod(shapes[0])) * int(np.prod(shapes[1][1:]))
-    elif op == "Linear":
-        macs = n * shapes[1][1]
-    elif op == "Matmul":
-        macs = n * shapes[0][-1]
-    else:
-        return 0, ELEMENTWISE_OPS.get(op, 0) * n
-    return macs, 2 * macs
-
-
-def _layer_cost(module: Any, x: Tensor, y: Tensor) -> tuple[int, int, str] | None:
-    """(MACs, FLOPs, note) of one call of a known layer type; None for types counted from their ops."""
-    types = _types(module)
-    N = x.shape[0] if x.ndim == 4 else 1
-    if "ConvTranspose2d" in types:
-        Cin, H, W = x.shape[-3:]
-        Cout, (KH, KW), g = module.out_channels, _pair(module.kernel_size, "kernel_size", "summary"), module.groups
-        macs = N * Cin * H * W * (Cout // g) * KH * KW
-        return macs, 2 * macs, f"groups={g}" if g != 1 else ""
-    if "Conv2d" in types:
-        Cout, OH, OW = y.shape[-3:]
-        Cin, (KH, KW), g = x.shape[-3], _pair(module.kernel_size, "kernel_size", "summary"), module.groups
-        macs = N * Cout * OH * OW * (Cin // g) * KH * KW
-        return macs, 2 * macs, f"groups={g}: each output sees {Cin // g} of {Cin} channels" if g != 1 else ""
-    if "Linear" in types:
-        macs = int(np.prod(x.shape)) * module.out_features  # (rows of x) * in_features * out_features
-        return macs, 2 * macs, ""
-    if types & {"MaxPool2d", "AvgPool2d"}:
-        kh, kw = _pair(module.kernel_size, "kernel_size", "summary")
-        per = kh * kw - 1 if "MaxPool2d" in types else kh * kw
-        return 0, int(np.prod(y.shape)) * per, ""
-    if types & {"AdaptiveAvgPool2d", "AdaptiveMaxPool2d"}:
-        (H, W), (OH, OW) = x.shape[-2:], y.shape[-2:]
-        windows = np.outer(_window_lengths(H, OH), _window_lengths(W, OW))  # (OH, OW) window sizes
-        per = windows.sum() - (windows.size if "AdaptiveMaxPool2d" in types else 0)
-        return 0, int(per) * int(np.prod(y.shape[:-2])), ""
-    if types & {"BatchNorm1d", "BatchNorm2d"}:
-        return 0, 2 * int(np.prod(y.shape)), ""
-    for name, per in ACTIVATIONS.items():
-        if name in types:
-            return 0, per * int(np.prod(y.shape)), ""
-    if types & FREE:
-        return 0, 0, ""
-    return None
-
-
-def _layer_rf(module: Any, x: Tensor, y: Tensor, rf: RF) -> RF | None:
-    """The field of ``y`` from that of ``x``, for layer types that move it; None otherwise."""
-    types = _types(module)
-    if rf.jump is None:
-        return rf
-    if "ConvTranspose2d" in types:
-        return rf.transposed(_pair(module.kernel_size, "kernel_size", "summary"), _pair(module.stride, "stride", "summary"),
-                             _pair(module.padding, "padding", "summary"), _pair(module.dilation, "dilation", "summary"))
-    if types & {"Conv2d", "MaxPool2d", "AvgPool2d"}:
-        kernel = _pair(module.kernel_size, "kernel_size", "summary")
-        stride = _pair(module.stride if module.stride is not None else module.kernel_size, "stride", "summary")
-        dilation = _pair(getattr(module, "dilation", 1), "dilation", "summary")
-        pads = resolve_padding("summary", module.padding, x.shape[-2:], kernel, stride, dilation)
-        return rf.conv(kernel, stride, pads, dilation)
-    if types & {"AdaptiveAvgPool2d", "AdaptiveMaxPool2d"}:
-        (H, W), (OH, OW) = x.shape[-2:], y.shape[-2:]
-        size = tuple(r + (int(_window_lengths(n, o).max()) - 1) * j for r, j, n, o in zip(rf.size, rf.jump, (H, W), (OH, OW)))
-        jump = tuple(j * Fraction(n, o) for j, n, o in zip(rf.jump, (H, W), (OH, OW)))
-        return RF(size, jump, rf.start)  # type: ignore[arg-type]
-    return None
 
 
 @dataclass
@@ -611,78 +441,3 @@ def _bound(what: str, estimate: int, limit: int, unit: str) -> None:
     if estimate > limit:
         raise _TooLarge(f"summary: {what}: {estimate:,} {unit}, more than the limit of {limit:,}; "
                          f"use a smaller input or batch size")
-
-
-def from_layers(layers: str, input_size: tuple[int, int, int], seed: int = 0) -> Any:
-    """Build the ``nn.Sequential`` a ``--layers`` string describes (see ``shapes.parse_layers``).
-
-    ``input_size`` is ``(W, H, D)`` as the lecture writes it; the shape walk gives each
-    ``fc`` its input width, and one after spatial layers gets the ``Flatten`` it needs.
-
-    Example:
-        >>> from_layers("conv5x5x6,relu,pool2,fc10", (32, 32, 3))[4]
-        Linear(in_features=1176, out_features=10, bias=True)
-    """
-    from cnnlab import nn
-    from cnnlab.analysis.shapes import parse_layers, walk
-
-    specs = parse_layers(layers)
-    stages = walk(input_size, specs)
-    rng = np.random.default_rng(seed)
-    modules: list[Any] = []
-    flat = False
-    for s, before in zip(specs, stages):
-        W, H, C = before.output
-        if s.kind == "conv":
-            modules.append(nn.Conv2d(C, s.channels, s.kernel, stride=s.stride, padding=s.padding, dilation=s.dilation,
-                                     groups=s.groups, generator=rng))
-        elif s.kind == "tconv":
-            modules.append(nn.ConvTranspose2d(C, s.channels, s.kernel, stride=s.stride, padding=s.padding,
-                                              output_padding=s.output_padding, groups=s.groups, dilation=s.dilation,
-                                              generator=rng))
-        elif s.kind in ("maxpool", "avgpool"):
-            cls = nn.MaxPool2d if s.kind == "maxpool" else nn.AvgPool2d
-            modules.append(cls(s.kernel, stride=s.stride, padding=s.padding))
-        elif s.kind == "gap":
-            modules.append(nn.AdaptiveAvgPool2d(1))
-        elif s.kind == "flatten":
-            modules.append(nn.Flatten())
-            flat = True
-        elif s.kind == "fc":
-            if not flat:
-                modules.append(nn.Flatten())
-                flat = True
-            modules.append(nn.Linear(W * H * C, s.channels, generator=rng))
-        elif s.kind == "bn":
-            modules.append(nn.BatchNorm1d(C) if flat else nn.BatchNorm2d(C))
-        elif s.kind == "dropout":
-            modules.append(nn.Dropout())
-        elif s.kind == "identity":
-            modules.append(nn.Identity())
-        else:  # an activation, by its nn name
-            name = {"relu": "ReLU", "tanh": "Tanh", "sigmoid": "Sigmoid", "leakyrelu": "LeakyReLU", "elu": "ELU",
-                    "gelu": "GELU"}[s.kind]
-            modules.append(getattr(nn, name)())
-    return nn.Sequential(*modules)
-
-
-# (W, H, D) a zoo model is summarised at unless told otherwise (the ImageNet models: 224x224x3)
-DEFAULT_INPUT = {"lenet5": (28, 28, 1), "lenet5_classic": (32, 32, 1), "tiny_vgg": (64, 64, 3)}
-
-
-def zoo_model(name: str, input_size: tuple[int, int, int] | None = None, seed: int = 0) -> tuple[Any, tuple[int, int, int]]:
-    """A ``cnnlab.models`` model by name, with the ``(C, H, W)`` input to summarise it at.
-
-    ``input_size`` is ``(W, H, D)``; a depth other than the model's default is passed on as
-    ``in_channels``. An unknown name lists the valid ones.
-    """
-    from cnnlab import models
-
-    W, H, D = input_size or DEFAULT_INPUT.get(name, (224, 224, 3))
-    default_depth = DEFAULT_INPUT.get(name, (224, 224, 3))[2]
-    kwargs: dict[str, Any] = {"in_channels": D} if D != default_depth else {}
-    try:
-        model = models.get(name, generator=seed, **kwargs)
-    except TypeError:  # a builder without a generator argument
-        model = models.get(name, **kwargs)
-    return model, (D, H, W)

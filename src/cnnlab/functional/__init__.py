@@ -1,7 +1,7 @@
 """The ops of cnnlab, named and called as ``torch.nn.functional`` (import it as ``F``).
 
 Every op is a ``Function`` with its forward and backward side by side, in the module
-of its family: ``conv``, ``pool``, ``activation``, ``loss``, ``norm``, ``padding``.
+of its family: ``conv``, ``pool``, ``activation``, ``swish``, ``softmax``, ``loss``, ``norm``, ``padding``.
 """
 
 import functools
@@ -10,8 +10,7 @@ import numpy as np
 
 from cnnlab.functional import basic
 from cnnlab.functional.basic import cat
-from cnnlab.functional.activation import (celu, elu, gelu, hardsigmoid, hardswish, leaky_relu, log_softmax, mish, prelu,
-                                          relu, selu, sigmoid, silu, softmax, softplus, tanh)
+from cnnlab.functional.activation import celu, elu, gelu, leaky_relu, prelu, relu, selu, sigmoid, tanh
 from cnnlab.functional.conv import conv2d, conv_transpose2d
 from cnnlab.functional.linear import dropout, linear
 from cnnlab.functional.loss import cross_entropy, mse_loss, nll_loss
@@ -19,6 +18,8 @@ from cnnlab.functional.norm import batch_norm, local_response_norm
 from cnnlab.functional.padding import pad
 from cnnlab.functional.pool import adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool2d, max_pool2d
 from cnnlab.functional.sizes import output_size, same_padding
+from cnnlab.functional.softmax import log_softmax, softmax
+from cnnlab.functional.swish import hardsigmoid, hardswish, mish, silu, softplus
 
 __all__ = ["adaptive_avg_pool2d", "adaptive_max_pool2d", "avg_pool2d", "basic", "batch_norm", "cat", "celu", "conv2d",
            "conv_transpose2d", "cross_entropy", "dropout", "elu", "gelu", "hardsigmoid", "hardswish", "leaky_relu",

@@ -1,8 +1,8 @@
-"""Activation functions and softmax, each a ``Function`` with its gradient beside it.
+"""Activation functions, each a ``Function`` with its gradient beside it.
 
 The lecture's non-linearities: ReLU (and its leaky and exponential cousins), GELU, the
-sigmoid and tanh of classic networks, and softmax, which turns a row of scores into a
-probability distribution. Gradients follow PyTorch's formulas, including the value at
+sigmoid and tanh of classic networks; softmax, which turns a row of scores into a
+probability distribution, is in ``softmax``, the swish family in ``swish``. Gradients follow PyTorch's formulas, including the value at
 the kink: ``relu'(0) = 0`` and ``leaky_relu'(0) = negative_slope``.
 
 GELU needs ``erf``, which NumPy lacks; ``_erf`` computes it to a few ulps from a power
@@ -12,7 +12,6 @@ series near zero and a continued fraction further out, so the package needs no S
 from __future__ import annotations
 
 import math
-import warnings
 from typing import Any
 
 import numpy as np
@@ -162,28 +161,6 @@ class PReLU(Function):
         return gx, gw
 
 
-_ONE_SIXTH = float(np.float32(1) / np.float32(6))  # torch's hardsigmoid backward multiplies by 1.0f / 6.0f
-
-
-class Hardsigmoid(Function):
-    def forward(self, x):
-        self.inside = (x > -3) & (x < 3)
-        return np.clip(x + 3, 0, 6) / 6
-
-    def backward(self, g):
-        return np.where(self.inside, g * _ONE_SIXTH, 0)
-
-
-class Hardswish(Function):
-    def forward(self, x):
-        self.x = x
-        return x * np.clip(x + 3, 0, 6) / 6
-
-    def backward(self, g):
-        x = self.x  # torch: 0 up to -3, x/3 + 1/2 between, 1 from 3 on
-        return np.where(x <= -3, 0, np.where(x < 3, g * (x / 3 + 0.5), g))
-
-
 _SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
 _GELU_KAPPA = 0.044715
 
@@ -226,70 +203,6 @@ class Tanh(Function):
 
     def backward(self, g):
         return g * (1 - self.out * self.out)
-
-
-class Softplus(Function):
-    """``log(1 + exp(beta x)) / beta``, and ``x`` itself where ``beta x > threshold``."""
-
-    def forward(self, x, beta: float, threshold: float):
-        bx = x * beta
-        self.linear = bx > threshold
-        self.z = np.exp(np.minimum(bx, threshold))  # the exponential only where it is used
-        return np.where(self.linear, x, np.log1p(self.z) / beta)
-
-    def backward(self, g):
-        return np.where(self.linear, g, g * self.z / (self.z + 1))
-
-
-class SiLU(Function):
-    def forward(self, x):
-        self.x, self.s = x, Sigmoid().forward(x)
-        return x * self.s
-
-    def backward(self, g):
-        s = self.s
-        return g * s * (1 + self.x * (1 - s))
-
-
-class Mish(Function):
-    """``x * tanh(softplus(x))``."""
-
-    def forward(self, x):
-        self.x, self.t = x, np.tanh(np.logaddexp(0, x))
-        return x * self.t
-
-    def backward(self, g):
-        t = self.t
-        return g * (t + self.x * Sigmoid().forward(self.x) * (1 - t * t))
-
-
-def _shifted(x: np.ndarray, dim: int) -> np.ndarray:
-    """x minus its maximum along dim, so that exp cannot overflow (empty slices allowed)."""
-    return x - x.max(axis=dim, keepdims=True, initial=-np.inf)
-
-
-class Softmax(Function):
-    def forward(self, x, dim: int):
-        self.dim = dim
-        e = np.exp(_shifted(x, dim))
-        self.out = e / e.sum(axis=dim, keepdims=True)
-        return self.out
-
-    def backward(self, g):
-        y = self.out
-        return y * (g - (g * y).sum(axis=self.dim, keepdims=True))
-
-
-class LogSoftmax(Function):
-    def forward(self, x, dim: int):
-        self.dim = dim
-        z = _shifted(x, dim)
-        with np.errstate(divide="ignore"):  # log(0) only for an empty slice
-            self.out = z - np.log(np.exp(z).sum(axis=dim, keepdims=True))
-        return self.out
-
-    def backward(self, g):
-        return g - np.exp(self.out) * g.sum(axis=self.dim, keepdims=True)
 
 
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
@@ -410,67 +323,6 @@ def tanh(input: Tensor) -> Tensor:
     return Tanh.apply(input)
 
 
-def _softmax_args(op: str, input: Tensor, dim: int | None, dtype: Any) -> tuple[Tensor, int]:
-    if not isinstance(input, Tensor):
-        raise TypeError(f"{op}: input must be a Tensor (got {type(input).__name__})")
-    if dtype is not None:
-        if np.dtype(dtype).kind != "f":
-            raise TypeError(f"{op}: dtype must be a floating point type (got {np.dtype(dtype)})")
-        input = input.to(dtype)
-    _check_float(op, input)
-    if dim is None:  # torch's deprecated implicit choice
-        dim = 0 if input.ndim in (0, 1, 3) else 1
-        warnings.warn(f"Implicit dimension choice for {op} has been deprecated. "
-                      f"Change the call to include dim=X as an argument.", stacklevel=3)
-    return input, _check_dim(op, dim, input.ndim)
-
-
-def softmax(input: Tensor, dim: int | None = None, *, dtype: Any = None) -> Tensor:
-    """``exp(x) / sum(exp(x))`` along ``dim``: each slice becomes a probability distribution.
-
-    The maximum of each slice is subtracted first, so large scores cannot overflow.
-
-    Args:
-        input: a floating point tensor.
-        dim: the axis that sums to one (omitting it is deprecated, as in PyTorch).
-        dtype: if given, the input is cast to this floating point type first.
-
-    Shape:
-        Output: the shape of ``input``.
-
-    Example:
-        >>> softmax(Tensor([[0.0, 0.0]]), dim=1).tolist()
-        [[0.5, 0.5]]
-    """
-    input, dim = _softmax_args("softmax", input, dim, dtype)
-    if input.ndim == 0:
-        return softmax(input.reshape(1), 0).reshape(())
-    return Softmax.apply(input, dim=dim)
-
-
-def log_softmax(input: Tensor, dim: int | None = None, *, dtype: Any = None) -> Tensor:
-    """``log(softmax(x))`` along ``dim``, computed as ``x - max - log(sum(exp(x - max)))``.
-
-    More accurate than taking the log of ``softmax``: tiny probabilities do not round to 0.
-
-    Args:
-        input: a floating point tensor.
-        dim: the axis to normalise over.
-        dtype: if given, the input is cast to this floating point type first.
-
-    Shape:
-        Output: the shape of ``input``.
-
-    Example:
-        >>> round(log_softmax(Tensor([[0.0, 0.0]]), dim=1).tolist()[0][0], 4)
-        -0.6931
-    """
-    input, dim = _softmax_args("log_softmax", input, dim, dtype)
-    if input.ndim == 0:
-        return log_softmax(input.reshape(1), 0).reshape(())
-    return LogSoftmax.apply(input, dim=dim)
-
-
 _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
 
@@ -513,97 +365,6 @@ def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
         raise ValueError("celu: alpha must not be 0 (got 0)")
     return ELU.apply(input, alpha=float(alpha), input_scale=1 / float(alpha),
                      grad_input_scale=1 / float(np.float32(alpha)))
-
-
-def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
-    """``log(1 + exp(beta * x)) / beta``, a smooth ReLU; linear where ``beta * x > threshold``.
-
-    Args:
-        input: a floating point tensor of any shape.
-        beta: sharpness.
-        threshold: above ``beta * x > threshold`` the result is ``x`` (no overflow).
-
-    Shape:
-        Output: the shape of ``input``.
-
-    Example:
-        >>> round(softplus(Tensor([0.0])).item(), 4)
-        0.6931
-    """
-    _check_float("softplus", input)
-    return Softplus.apply(input, beta=float(beta), threshold=float(threshold))
-
-
-def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
-    """``relu6(x + 3) / 6``, a piecewise-linear sigmoid.
-
-    Args:
-        input: a floating point tensor of any shape.
-        inplace: accepted for PyTorch compatibility; the result is always a new tensor.
-
-    Shape:
-        Output: the shape of ``input``.
-
-    Example:
-        >>> hardsigmoid(Tensor([-4.0, 0.0, 4.0])).tolist()
-        [0.0, 0.5, 1.0]
-    """
-    _check_float("hardsigmoid", input)
-    return Hardsigmoid.apply(input)
-
-
-def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
-    """``x * relu6(x + 3) / 6`` (MobileNetV3).
-
-    Args:
-        input: a floating point tensor of any shape.
-        inplace: accepted for PyTorch compatibility; the result is always a new tensor.
-
-    Shape:
-        Output: the shape of ``input``.
-
-    Example:
-        >>> hardswish(Tensor([-4.0, 0.0, 4.0])).tolist()
-        [-0.0, 0.0, 4.0]
-    """
-    _check_float("hardswish", input)
-    return Hardswish.apply(input)
-
-
-def silu(input: Tensor, inplace: bool = False) -> Tensor:
-    """Sigmoid linear unit (swish), ``x * sigmoid(x)``.
-
-    Args:
-        input: a floating point tensor of any shape.
-        inplace: accepted for PyTorch compatibility; the result is always a new tensor.
-
-    Shape:
-        Output: the shape of ``input``.
-
-    Example:
-        >>> round(silu(Tensor([1.0])).item(), 4)
-        0.7311
-    """
-    _check_float("silu", input)
-    return SiLU.apply(input)
-
-
-def mish(input: Tensor, inplace: bool = False) -> Tensor:
-    """``x * tanh(softplus(x))`` (Misra, 2019).
-
-    Args:
-        input: a floating point tensor of any shape.
-        inplace: accepted for PyTorch compatibility; the result is always a new tensor.
-
-    Shape:
-        Output: the shape of ``input``.
-
-    Example:
-        >>> round(mish(Tensor([1.0])).item(), 4)
-        0.8651
-    """
-    _check_float("mish", input)
-    return Mish.apply(input)
 
 
 def prelu(input: Tensor, weight: Tensor) -> Tensor:

@@ -12,8 +12,9 @@ import warnings
 
 import numpy as np
 
-from cnnlab.functional.activation import _check_float, log_softmax
+from cnnlab.functional.activation import _check_float
 from cnnlab.functional.basic import unbroadcast
+from cnnlab.functional.softmax import log_softmax
 from cnnlab.tensor import Function, Tensor
 
 _REDUCTIONS = ("mean", "sum", "none")

@@ -15,11 +15,12 @@ from cnnlab.nn import init
 from cnnlab.nn.activation import (CELU, ELU, GELU, SELU, Hardsigmoid, Hardswish, LeakyReLU, LogSoftmax, Mish, PReLU,
                                   ReLU, Sigmoid, SiLU, Softmax, Softplus, Tanh)
 from cnnlab.nn.batchnorm import BatchNorm1d, BatchNorm2d
+from cnnlab.nn.container import ModuleDict, ModuleList, Sequential
 from cnnlab.nn.conv import Conv2d, ConvTranspose2d
 from cnnlab.nn.dropout import Dropout
 from cnnlab.nn.linear import Flatten, Identity, Linear
 from cnnlab.nn.loss import CrossEntropyLoss, MSELoss, NLLLoss
-from cnnlab.nn.module import Module, ModuleDict, ModuleList, Parameter, Sequential
+from cnnlab.nn.module import Module, Parameter
 from cnnlab.nn.normalization import LocalResponseNorm
 from cnnlab.nn.pooling import AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, MaxPool2d
 

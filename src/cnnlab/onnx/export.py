@@ -22,8 +22,8 @@ import sys
 
 import cnnlab.functional  # noqa: F401  (the op modules below)
 
-A, B, C, L, NO, PA, P = (sys.modules[f"cnnlab.functional.{m}"] for m in ("activation", "basic", "conv", "linear", "norm",
-                                                                          "padding", "pool"))
+A, B, C, L, NO, PA, P, SM, SW = (sys.modules[f"cnnlab.functional.{m}"] for m in (
+    "activation", "basic", "conv", "linear", "norm", "padding", "pool", "softmax", "swish"))
 from cnnlab.functional.sizes import adaptive_windows
 from cnnlab.io import write_atomic
 from cnnlab.nn.module import Module
@@ -241,7 +241,7 @@ def _gelu(g, path, args, kw, out, ins):
     return g.node("Mul", [half, g.node("Add", [t, g.const(1, dt)], path)], path)
 
 
-@_converts(A.Softplus)
+@_converts(SW.Softplus)
 def _softplus(g, path, args, kw, out, ins):
     beta, dt = kw["beta"], args[0].dtype
     if beta == 1:
@@ -250,32 +250,32 @@ def _softplus(g, path, args, kw, out, ins):
     return g.node("Div", [sp, g.const(beta, dt)], path)
 
 
-@_converts(A.Hardsigmoid)
+@_converts(SW.Hardsigmoid)
 def _hardsigmoid(g, path, args, kw, out, ins):
     return g.node("HardSigmoid", ins[:1], path, alpha=1 / 6, beta=0.5)
 
 
-@_converts(A.Hardswish)
+@_converts(SW.Hardswish)
 def _hardswish(g, path, args, kw, out, ins):
     if g.opset >= 14:
         return g.node("HardSwish", ins[:1], path)
     return g.node("Mul", [ins[0], _hardsigmoid(g, path, args, kw, out, ins)], path)
 
 
-@_converts(A.SiLU)
+@_converts(SW.SiLU)
 def _silu(g, path, args, kw, out, ins):
     return g.node("Mul", [ins[0], g.node("Sigmoid", ins[:1], path)], path)
 
 
-@_converts(A.Mish)
+@_converts(SW.Mish)
 def _mish(g, path, args, kw, out, ins):
     if g.opset >= 18:
         return g.node("Mish", ins[:1], path)
     return g.node("Mul", [ins[0], g.node("Tanh", [g.node("Softplus", ins[:1], path)], path)], path)
 
 
-_CONVERT[A.Softmax] = lambda g, path, args, kw, out, ins: g.node("Softmax", ins[:1], path, axis=int(kw["dim"]))
-_CONVERT[A.LogSoftmax] = lambda g, path, args, kw, out, ins: g.node("LogSoftmax", ins[:1], path, axis=int(kw["dim"]))
+_CONVERT[SM.Softmax] = lambda g, path, args, kw, out, ins: g.node("Softmax", ins[:1], path, axis=int(kw["dim"]))
+_CONVERT[SM.LogSoftmax] = lambda g, path, args, kw, out, ins: g.node("LogSoftmax", ins[:1], path, axis=int(kw["dim"]))
 
 
 @_converts(L.Linear)

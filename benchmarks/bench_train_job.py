@@ -43,16 +43,18 @@ def run_torch(epochs: int, out: str) -> dict:
 
     from cnnlab.data import DataLoader
     from cnnlab.data.loader import ArrayDataset, as_arrays
-    from cnnlab.train import TrainConfig, _augment, _normalize, build, load_data
+    from cnnlab.data.preprocess import MNIST_PREPROCESS, normalize
+    from cnnlab.data.spec import load_data
+    from cnnlab.train import TrainConfig, _augment, build
 
     config = TrainConfig(epochs=epochs, out=out)
-    train_set, test_set = load_data(config.data)
-    x_train, y_train = as_arrays(train_set)
-    x_test, y_test = as_arrays(test_set)
-    x_test = torch.from_numpy(_normalize(x_test))
+    data = load_data(config.data)
+    x_train, y_train = as_arrays(data.train)
+    x_test, y_test = as_arrays(data.test)
+    x_test = torch.from_numpy(normalize(x_test, MNIST_PREPROCESS))
     y_test = torch.from_numpy(np.asarray(y_test, np.int64))
     loader = DataLoader(ArrayDataset(x_train, y_train), batch_size=config.batch_size, shuffle=True, drop_last=True,
-                        seed=config.seed, batch_transform=_augment)
+                        seed=config.seed, batch_transform=lambda x, rng: _augment(x, rng, MNIST_PREPROCESS))
     ours, _, _ = build(config, len(loader))  # the same initial weights as cnnlab's run
 
     from bench_train import torch_lenet

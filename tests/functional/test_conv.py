@@ -597,7 +597,7 @@ def test_winograd_path_matches_torch(torch, monkeypatch, padding, dtype):
     winograd = conv_module._conv_winograd
     monkeypatch.setattr(conv_module, "_conv_winograd", lambda *a: calls.append(a[0].shape) or winograd(*a))
     rng = np.random.default_rng(5)
-    arrays = [rng.standard_normal((2, 64, 16, 17)), rng.standard_normal((64, 64, 3, 3)) / 24, rng.standard_normal(64)]
+    arrays = [rng.standard_normal((2, 256, 16, 17)), rng.standard_normal((256, 256, 3, 3)) / 48, rng.standard_normal(256)]
     check_op(lambda *t: F.conv2d(*t, padding=padding), lambda *t: torch.nn.functional.conv2d(*t, padding=padding),
              arrays, grad=[True, False, False], dtype=dtype)  # no weight gradient: forward needs no patches kept
     assert len(calls) == 2  # forward and input gradient both took the Winograd path

@@ -149,9 +149,11 @@ def _conv_per_image(x, w, bias, stride: IntPair, pads: Pads, dilation: IntPair) 
 
 def _winograd_fits(C: int, O: int, KH: int, KW: int, stride: IntPair, dilation: IntPair, groups: int, L: int) -> bool:
     """Whether ``_conv_winograd`` computes this conv faster than im2col + GEMM, as measured (AMD EPYC, OpenBLAS
-    SkylakeX kernels): 10-20% faster from 64 channels in and out and 14x14 output pixels (``L``) up; slower
-    below, where its 16 small GEMMs and its transforms cost more than the 2.25x fewer multiplications save."""
-    return (KH, KW) == (3, 3) and stride == (1, 1) and dilation == (1, 1) and groups == 1 and min(C, O) >= 64 and L >= 196
+    SkylakeX kernels). On one thread it was 10-20% faster from 64 channels and 14x14 outputs (``L``) up; on
+    both cores, where the GEMMs scale and its transforms do not, it lost 4-13% at 64 and 128 channels and won
+    7% (forward + backward) at 256, so it is used from 256 channels on. Below that, its 16 small GEMMs and its
+    transforms cost more than the 2.25x fewer multiplications save."""
+    return (KH, KW) == (3, 3) and stride == (1, 1) and dilation == (1, 1) and groups == 1 and min(C, O) >= 256 and L >= 196
 
 
 def _conv_winograd(x, w, bias, pads: Pads) -> np.ndarray:

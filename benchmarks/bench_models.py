@@ -32,6 +32,7 @@ import cnnlab  # noqa: E402
 import cnnlab.functional as F  # noqa: E402
 from cnnlab import models, optim  # noqa: E402
 from tests.models import twins  # noqa: E402
+from breakdown import report  # noqa: E402
 from timing import add_busy_option, compare_runs, conditions, header, ratio_spread, setup  # noqa: E402
 
 
@@ -146,6 +147,8 @@ def main() -> None:
                 verdict = f"busy/quiet {r / ratios['quiet'][-1]:.2f} (target <= 1.5)"
             print(f"{name if cond == 'quiet' else '':34s} {cond:5s} {t_ours:8.0f}ms {t_theirs:8.0f}ms "
                   f"{r:5.2f} [{q1:.2f}-{q3:.2f}]  {verdict}", flush=True)
+            if cond == "quiet" and target is not None and r > target:
+                print(report(name, run_ours, t_theirs), flush=True)
     for cond, r in ratios.items():
         print(f"geometric mean of cnnlab/torch ({cond}): {float(np.exp(np.mean(np.log(r)))):.2f}")
 

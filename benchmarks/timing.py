@@ -20,6 +20,11 @@ import numpy as np
 
 BLAS_OVERRIDES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 BUSY_LIMIT_S = 3600  # the busy process ends by itself after this long, whatever happens to the benchmark
+# Pause, untimed, whenever the turn passes to the other library. After its last call a library's idle threads
+# go on spinning for a while (OpenBLAS's for 0.1-0.2 s, libgomp's for less) and take the cores from whichever runs
+# next: measured here, a torch LeNet-5 step right after cnnlab's took 9-14 ms against 5.2 ms alone, and settled
+# from a 0.2 s pause on. Each side is timed as it runs alone, as users run it.
+SETTLE_S = 0.25
 
 
 def compare_ms(*fns: Callable[[], object], repeat: int, warmup: int = 1, block: int = 1) -> list[float]:
@@ -27,9 +32,10 @@ def compare_ms(*fns: Callable[[], object], repeat: int, warmup: int = 1, block: 
     after ``warmup`` untimed calls of each (allocators, pools, caches).
 
     Taking turns makes a ratio fair on a shared machine whose speed drifts: a slow spell
-    slows every side, not just whichever happened to run during it. ``block`` > 1 keeps
-    one library's idle threads (torch's OpenMP workers spin for a while after each op)
-    from taxing the other's first call of every turn too often.
+    slows every side, not just whichever happened to run during it. Every turn starts
+    after ``SETTLE_S`` of rest, so that the other library's spinning threads are gone, and
+    one untimed call, which wakes the library's own sleeping threads: each side is timed
+    running alone and warm. ``block`` > 1 makes the turns longer and the rests fewer.
     """
     return [1e3 * float(np.median(ts)) for ts in compare_runs(*fns, repeat=repeat, warmup=warmup, block=block)]
 
@@ -37,11 +43,14 @@ def compare_ms(*fns: Callable[[], object], repeat: int, warmup: int = 1, block: 
 def compare_runs(*fns: Callable[[], object], repeat: int, warmup: int = 1, block: int = 1) -> list[list[float]]:
     """Every timed call's wall time (s) of each function, taken in turns as ``compare_ms`` describes."""
     for fn in fns:
+        time.sleep(SETTLE_S)
         for _ in range(warmup):
             fn()
     times: list[list[float]] = [[] for _ in fns]
     while len(times[0]) < repeat:
         for fn, ts in zip(fns, times):
+            time.sleep(SETTLE_S)
+            fn()  # untimed: wakes this library's own threads, which slept through the rest
             for _ in range(min(block, repeat - len(ts))):
                 t = time.perf_counter()
                 fn()

@@ -1,0 +1,64 @@
+"""Where cnnlab's time goes in one benchmark case: the measured breakdown a missed target prints.
+
+The case runs under cProfile; each function's own time (``tottime``: NumPy and BLAS calls
+count toward the Python function that made them) is put into the part of the work its
+function does, found by its file and name. cProfile adds its own cost to every Python call,
+so "autograd and Python" reads a little high, and the total a little above the plain time.
+"""
+
+from __future__ import annotations
+
+import cProfile
+import pstats
+from typing import Callable
+
+# (file, function or None for the whole file, part): the first rule that matches wins
+RULES = [
+    ("conv.py", "_gemm", "GEMM (BLAS)"),
+    ("conv.py", "<genexpr>", "GEMM (BLAS)"),  # _gemm_nt's blocks
+    ("conv.py", "_conv_per_image", "GEMM (BLAS)"),
+    ("linear.py", None, "GEMM (BLAS)"),
+    ("conv.py", "_conv_winograd", "Winograd (transforms and GEMMs)"),
+    ("conv.py", "col2im", "col2im (adding patches back)"),
+    ("runtime.py", "work", "im2col and layout copies"),
+    ("conv.py", None, "im2col and layout copies"),
+    ("padding.py", None, "im2col and layout copies"),
+    ("norm.py", None, "batch norm"),
+    ("activation.py", None, "activations"),
+    ("pool.py", None, "pooling"),
+    ("loss.py", None, "loss"),
+    ("softmax.py", None, "loss"),
+    ("optim", None, "optimizer"),
+]
+OTHER = "autograd, Python and small NumPy ops"
+
+
+def part_of(filename: str, function: str) -> str:
+    for file, fn, part in RULES:
+        if file in filename and (fn is None or fn == function):
+            return part
+    return OTHER
+
+
+def breakdown(fn: Callable[[], object], calls: int = 3) -> dict[str, float]:
+    """ms per call of each part of ``fn``'s work, largest first, after one untimed call."""
+    fn()
+    profile = cProfile.Profile()
+    profile.enable()
+    for _ in range(calls):
+        fn()
+    profile.disable()
+    parts: dict[str, float] = {}
+    for (filename, _, function), (_, _, tottime, _, _) in pstats.Stats(profile).stats.items():  # type: ignore[attr-defined]
+        part = part_of(filename, function)
+        parts[part] = parts.get(part, 0.0) + 1e3 * tottime / calls
+    return dict(sorted(parts.items(), key=lambda kv: -kv[1]))
+
+
+def report(name: str, fn: Callable[[], object], theirs_ms: float, calls: int = 3) -> str:
+    """Lines for a missed target: cnnlab's parts in ms and share, next to torch's whole time."""
+    parts = breakdown(fn, calls)
+    total = sum(parts.values())
+    lines = [f"  where cnnlab's time goes in '{name}' (cProfile, {calls} calls; torch's whole call: {theirs_ms:.1f} ms):"]
+    lines += [f"    {part:40s} {ms:9.2f} ms  {100 * ms / total:5.1f}%" for part, ms in parts.items() if ms >= 0.005 * total]
+    return "\n".join(lines)

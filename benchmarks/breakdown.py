@@ -18,6 +18,7 @@ RULES = [
     ("/cnnlab/checkpoint.py", None, "checkpoints (safetensors, atomic writes)"),
     ("/cnnlab/io.py", None, "checkpoints (safetensors, atomic writes)"),
     ("conv.py", "_gemm", "GEMM (BLAS)"),
+    ("conv.py", "_gemm_nt", "GEMM (BLAS)"),
     ("conv.py", "<genexpr>", "GEMM (BLAS)"),  # _gemm_nt's blocks
     ("conv.py", "_conv_per_image", "GEMM (BLAS)"),
     ("linear.py", None, "GEMM (BLAS)"),
@@ -38,6 +39,7 @@ RULES = [
     ("/cnnlab/runtime.py", None, "runtime (threads, scratch)"),
     ("/cnnlab/train.py", None, "training loop and evaluation"),
     ("/cnnlab/evaluate.py", None, "training loop and evaluation"),
+    ("~", "<method 'acquire' of '_thread.lock' objects>", "waiting for the worker threads (copies, col2im)"),
     ("~", None, "NumPy C calls seen on their own (reductions, ...)"),
     ("importlib", None, "imports"),
 ]

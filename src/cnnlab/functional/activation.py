@@ -84,6 +84,22 @@ def _erf(x: np.ndarray) -> np.ndarray:
     return out
 
 
+_ZEROS_BLOCK = 65536
+_zeros: dict[np.dtype, np.ndarray] = {}
+
+
+def _maximum_zero(x: np.ndarray, out: np.ndarray) -> None:
+    """``np.maximum(x, 0, out=out)`` for 1-D x, 2.5x faster: NumPy's loop against a scalar does not
+    vectorise, its loop against an array does, so x is taken in rows of ``_ZEROS_BLOCK`` against one
+    row of zeros (measured 45 us instead of 112 for LeNet's first activation, 301,056 floats)."""
+    zeros = _zeros.get(x.dtype)
+    if zeros is None:
+        zeros = _zeros[x.dtype] = np.zeros(_ZEROS_BLOCK, x.dtype)
+    n = x.size - x.size % _ZEROS_BLOCK
+    np.maximum(x[:n].reshape(-1, _ZEROS_BLOCK), zeros, out=out[:n].reshape(-1, _ZEROS_BLOCK))
+    np.maximum(x[n:], zeros[:x.size - n], out=out[n:])
+
+
 class ReLU(Function):
     """max(x, 0) in slices of the flattened array on all cores; the mask of the kept elements is saved."""
 
@@ -93,7 +109,7 @@ class ReLU(Function):
         keep = np.empty(xf.shape, bool) if self.needs_input_grad[0] else None
 
         def work(lo: int, hi: int) -> None:
-            np.maximum(xf[lo:hi], 0, out=out[lo:hi])
+            _maximum_zero(xf[lo:hi], out[lo:hi])
             if keep is not None:
                 # torch's threshold_backward stops the gradient where the output is <= 0 and lets
                 # NaN through; as out is >= 0 or NaN, that is out != 0, one pass

@@ -7,6 +7,9 @@ from typing import Any, Iterable
 import numpy as np
 
 from cnnlab.optim.optimizer import Optimizer, _check
+from cnnlab.runtime import run_chunks
+
+UPDATE_BYTES = 2**18  # a slice of each parameter per pass (see SGD._update)
 
 
 class SGD(Optimizer):
@@ -39,13 +42,30 @@ class SGD(Optimizer):
                                       nesterov=nesterov, maximize=maximize))
 
     def _update(self, group: dict[str, Any], param: np.ndarray, grad: np.ndarray, state: dict[str, Any]) -> None:
+        momentum = group["momentum"]
+        buf = state.get("momentum_buffer")
+        first = momentum != 0 and buf is None
+        if first:
+            buf = state["momentum_buffer"] = np.empty_like(param)
+        if not param.flags.c_contiguous:  # a view that reshape(-1) would copy: the whole array at once
+            self._update_slice(group, param, grad, buf, first)
+            return
+        p, g = param.reshape(-1), grad.reshape(-1)
+        b = None if buf is None else buf.reshape(-1)
+        # slices of UPDATE_BYTES stay in cache through all the passes, and big parameters go to all cores;
+        # elementwise, so the result does not depend on the slicing
+        run_chunks(p.size, p.itemsize, lambda lo, hi: self._update_slice(
+            group, p[lo:hi], g[lo:hi], None if b is None else b[lo:hi], first), chunk_bytes=UPDATE_BYTES)
+
+    @staticmethod
+    def _update_slice(group: dict[str, Any], param: np.ndarray, grad: np.ndarray, buf: np.ndarray | None,
+                      first: bool) -> None:
         momentum, weight_decay = group["momentum"], group["weight_decay"]
         if weight_decay != 0:
             grad = grad + weight_decay * param
         if momentum != 0:
-            buf = state.get("momentum_buffer")
-            if buf is None:
-                buf = state["momentum_buffer"] = grad.copy()
+            if first:
+                buf[...] = grad
             else:
                 buf *= momentum
                 buf += (1 - group["dampening"]) * grad

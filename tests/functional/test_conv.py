@@ -621,3 +621,40 @@ def test_per_image_path_matches_torch(torch, monkeypatch, x_shape, w_shape, kw, 
     check_op(lambda *t: F.conv2d(*t, **kw), lambda *t: torch.nn.functional.conv2d(*t, **kw), arrays,
              grad=[True, False, False], dtype=dtype)
     assert calls
+
+
+# --- the gathers and GEMM forms chosen by shape: each against torch, with every gradient ---
+@pytest.mark.parametrize("x_shape, w_shape, kw, kept", [
+    ((4, 1, 28, 28), (6, 1, 5, 5), dict(padding=2), "PerImage"),  # LeNet-5's first layer, patches kept per image
+    ((4, 6, 14, 14), (16, 6, 5, 5), {}, "batch-inside"),  # its second: patches kept batch inside
+    ((3, 2, 30, 40), (3, 2, 5, 3), dict(stride=(1, 2), dilation=(2, 1), padding=(3, 1)), "PerImage"),
+    ((2, 4, 12, 11), (6, 2, 6, 5), dict(dilation=(1, 2), groups=2, padding="same"), "batch-inside"),
+    ((2, 3, 40, 40), (4, 3, 5, 5), dict(stride=2, padding=2), "PerImage"),  # row stride 2: straight from the view
+])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_tall_kernels_and_kept_patches_match_torch(torch, monkeypatch, x_shape, w_shape, kw, kept, dtype):
+    """Kernels of 5 rows or more gather their patches in two steps at row stride 1 (column shifts, then whole
+    rows); small layers keep their patches per image (``PerImage``) or batch inside, for the weight gradient."""
+    from cnnlab.functional import conv as conv_module
+
+    seen = []
+    weight_grad = conv_module._conv_weight_grad
+    monkeypatch.setattr(conv_module, "_conv_weight_grad", lambda *a: seen.append(type(a[-1]).__name__) or weight_grad(*a))
+    rng = np.random.default_rng(7)
+    arrays = [rng.standard_normal(x_shape), rng.standard_normal(w_shape), rng.standard_normal(w_shape[0])]
+    check_op(lambda *t: F.conv2d(*t, **kw), lambda *t: torch.nn.functional.conv2d(*t, **kw), arrays, dtype=dtype)
+    assert seen == [{"PerImage": "PerImage", "batch-inside": "ndarray"}[kept]]
+
+
+@pytest.mark.parametrize("w_shape", [(2, 3, 3, 3), (16, 16, 3, 3), (4, 1, 5, 5)])
+def test_weight_gradient_both_gemm_forms(torch, w_shape):
+    """Small weight gradients (O*K below NT_BLOCKED_OUTPUTS) sum blocks of the batch's pixels, larger ones take
+    one (K, O) GEMM; both against torch, over a batch long enough for several blocks."""
+    from cnnlab.functional import conv as conv_module
+
+    rng = np.random.default_rng(8)
+    x_shape = (3, w_shape[1], 40, 40)  # 3 x 38 x 38 = 4,332 pixels: more than GEMM_COLUMNS
+    arrays = [rng.standard_normal(x_shape), rng.standard_normal(w_shape)]
+    small = w_shape[0] * np.prod(w_shape[1:]) < conv_module.NT_BLOCKED_OUTPUTS
+    assert small == (w_shape != (16, 16, 3, 3))
+    check_op(F.conv2d, torch.nn.functional.conv2d, arrays, grad=[False, True], dtype=np.float64)

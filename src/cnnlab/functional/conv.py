@@ -32,15 +32,38 @@ from cnnlab.functional.sizes import IntPair, Pads, Window, _pair, accepts_unbatc
 from cnnlab.tensor import Function, Tensor
 
 
-def _patches(xp: np.ndarray, KH: int, KW: int, OH: int, OW: int, stride: IntPair, dilation: IntPair) -> np.ndarray:
-    """A read-only strided view of every patch: (N, C, KH, KW, OH, OW), nothing copied."""
-    sN, sC, sH, sW = xp.strides
-    return as_strided(
-        xp,
-        (xp.shape[0], xp.shape[1], KH, KW, OH, OW),
-        (sN, sC, dilation[0] * sH, dilation[1] * sW, stride[0] * sH, stride[1] * sW),
-        writeable=False,
-    )
+class _Patches:
+    """Every patch of the padded input ``xp``, (N, C, KH, KW, OH, OW), as a read-only strided view (nothing
+    copied), and ``copy`` to gather those of images lo..hi."""
+
+    def __init__(self, xp: np.ndarray, KH: int, KW: int, OH: int, OW: int, stride: IntPair, dilation: IntPair):
+        self.xp, self.geometry = xp, (KH, KW, OH, OW, stride, dilation)
+        sN, sC, sH, sW = xp.strides
+        self.view = as_strided(xp, (xp.shape[0], xp.shape[1], KH, KW, OH, OW),
+                               (sN, sC, dilation[0] * sH, dilation[1] * sW, stride[0] * sH, stride[1] * sW),
+                               writeable=False)
+
+    def copy(self, dst: np.ndarray, lo: int, hi: int, batch_inside: bool = True) -> None:
+        """Copy the patches of images lo..hi into ``dst``: (C, KH, KW, n, OH, OW) if ``batch_inside``, else
+        (n, C, KH, KW, OH, OW).
+
+        A copy straight from the view moves runs of OW elements. For tall kernels at row stride 1 two
+        steps are faster: first the KW column shifts of the input, ``rows[n, c, kw, h, ow] =
+        xp[n, c, h, ow*sw + kw*dw]``, then each patch row block is one run of OH*OW elements of
+        ``rows`` (LeNet-5's 5x5 layers: 0.48 -> 0.28 ms and 0.27 -> 0.22 ms; 3x3 layers lost).
+        """
+        KH, KW, OH, OW, (sh, sw), (dh, dw) = self.geometry
+        if KH < 5 or sh != 1:
+            src = self.view[lo:hi]
+        else:
+            xp = self.xp[lo:hi]
+            n, C, Hp, _ = xp.shape
+            rows = scratch("conv.rows", (n, C, KW, Hp, OW), xp.dtype)
+            for kw in range(KW):
+                copyto(rows[:, :, kw], xp[:, :, :, kw * dw:kw * dw + (OW - 1) * sw + 1:sw])
+            s = rows.strides
+            src = as_strided(rows, (n, C, KH, KW, OH, OW), (s[0], s[1], dh * s[3], s[2], s[3], s[4]), writeable=False)
+        copyto(dst, src.transpose(1, 2, 3, 0, 4, 5) if batch_inside else src)
 
 
 # OpenBLAS packs a whole operand before multiplying: feeding it blocks of columns keeps
@@ -73,14 +96,14 @@ def _gemm_nt(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.matmul(b, a.swapaxes(-1, -2)).swapaxes(-1, -2)
 
 
-def _gather(patches: np.ndarray, lo: int, hi: int) -> np.ndarray:
+def _gather(patches: _Patches, lo: int, hi: int) -> np.ndarray:
     """Copy the patches of images lo..hi into a scratch buffer, batch axis inside: (C, KH, KW, n, OH, OW).
 
     Putting the batch next to the pixels makes one GEMM per group cover the whole chunk.
     """
-    N, C, KH, KW, OH, OW = patches.shape
-    cols = scratch("conv.cols", (C, KH, KW, hi - lo, OH, OW), patches.dtype)
-    copyto(cols, patches[lo:hi].transpose(1, 2, 3, 0, 4, 5))
+    N, C, KH, KW, OH, OW = patches.view.shape
+    cols = scratch("conv.cols", (C, KH, KW, hi - lo, OH, OW), patches.xp.dtype)
+    patches.copy(cols, lo, hi)
     return cols
 
 
@@ -115,7 +138,7 @@ def _conv(x, w, bias, stride: IntPair, pads: Pads, dilation: IntPair, groups: in
         return _conv_winograd(x, w, bias, pads), None
     if G == 1 and O * K <= 2048 and (not keeps or L >= PER_IMAGE_KEEP_PIXELS):
         return _conv_per_image(x, w, bias, stride, pads, dilation, keeps)
-    patches = _patches(pad_last2(x, pads), KH, KW, OH, OW, stride, dilation)
+    patches = _Patches(pad_last2(x, pads), KH, KW, OH, OW, stride, dilation)
     wg = w.reshape(G, O // G, K)  # (G, O/G, Cg*KH*KW)
     y = np.empty((N, O, OH, OW), x.dtype)
     kept = np.empty((C, KH, KW, N, OH, OW), x.dtype) if keeps else None
@@ -125,7 +148,7 @@ def _conv(x, w, bias, stride: IntPair, pads: Pads, dilation: IntPair, groups: in
         if kept is None:
             cols = _gather(patches, lo, hi).reshape(G, K, n * L)
         else:
-            copyto(kept[:, :, :, lo:hi], patches[lo:hi].transpose(1, 2, 3, 0, 4, 5))
+            patches.copy(kept[:, :, :, lo:hi], lo, hi)
             cols = kept[:, :, :, lo:hi].reshape(G, K, n * L)  # a view: rows of N*L, n*L of them used
         out = _gemm(wg, cols, y[lo].reshape(G, O // G, L) if n == 1 else scratch("conv.outs", (G, O // G, n * L), x.dtype))
         if bias is not None:
@@ -162,12 +185,12 @@ def _conv_per_image(x, w, bias, stride: IntPair, pads: Pads, dilation: IntPair,
     OH = output_size(H, KH, stride[0], pads[0], dilation[0])
     OW = output_size(W, KW, stride[1], pads[1], dilation[1])
     K, L = C * KH * KW, OH * OW
-    patches = _patches(pad_last2(x, pads), KH, KW, OH, OW, stride, dilation)
+    patches = _Patches(pad_last2(x, pads), KH, KW, OH, OW, stride, dilation)
     y = np.empty((N, O, OH, OW), x.dtype)
     kept = np.empty((N, C, KH, KW, OH, OW), x.dtype) if keep else None
     for lo, hi in chunks(N, K * L * x.itemsize):
         cols = kept[lo:hi] if keep else scratch("conv.image_cols", (hi - lo, C, KH, KW, OH, OW), x.dtype)
-        copyto(cols, patches[lo:hi])
+        patches.copy(cols, lo, hi, batch_inside=False)
         np.matmul(w.reshape(O, K), cols.reshape(hi - lo, K, L), out=y[lo:hi].reshape(hi - lo, O, L))  # (n, O, OH*OW)
     if bias is not None:
         y += bias.reshape(1, O, 1, 1)
@@ -294,7 +317,7 @@ def _conv_weight_grad(x, gy, w_shape, stride: IntPair, pads: Pads, dilation: Int
     if cols is not None:
         g = _channels_first(gy, 0, N).reshape(G, O // G, N * L)
         return _gemm_nt(g, cols.reshape(G, K, N * L)).reshape(w_shape)
-    patches = _patches(pad_last2(x, pads), KH, KW, OH, OW, stride, dilation)
+    patches = _Patches(pad_last2(x, pads), KH, KW, OH, OW, stride, dilation)
     gw = np.zeros((G, O // G, K), x.dtype)
     for lo, hi in chunks(N, C * KH * KW * L * x.itemsize):
         n = hi - lo

@@ -588,16 +588,17 @@ def test_empty_weight_is_refused_as_torch_does(torch, op, x_shape, w_shape):
 
 
 # --- Winograd F(2x2, 3x3): the path of big stride-1 3x3 layers, forward and input gradient ---
-@pytest.mark.parametrize("padding", [1, 0, 2, "same", (1, 2)])
+@pytest.mark.parametrize("padding, hw", [(1, (16, 17)), (0, (16, 17)), (2, (16, 17)), ("same", (16, 17)),
+                                         ((1, 2), (16, 17)), (1, (16, 14)), (0, (16, 18))])  # the last two: even outputs
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_winograd_path_matches_torch(torch, monkeypatch, padding, dtype):
+def test_winograd_path_matches_torch(torch, monkeypatch, padding, hw, dtype):
     from cnnlab.functional import conv as conv_module
 
     calls = []
     winograd = conv_module._conv_winograd
     monkeypatch.setattr(conv_module, "_conv_winograd", lambda *a: calls.append(a[0].shape) or winograd(*a))
     rng = np.random.default_rng(5)
-    arrays = [rng.standard_normal((2, 256, 16, 17)), rng.standard_normal((256, 256, 3, 3)) / 48, rng.standard_normal(256)]
+    arrays = [rng.standard_normal((2, 256, *hw)), rng.standard_normal((256, 256, 3, 3)) / 48, rng.standard_normal(256)]
     check_op(lambda *t: F.conv2d(*t, padding=padding), lambda *t: torch.nn.functional.conv2d(*t, padding=padding),
              arrays, grad=[True, False, False], dtype=dtype)  # no weight gradient: forward needs no patches kept
     assert len(calls) == 2  # forward and input gradient both took the Winograd path

@@ -221,32 +221,58 @@ def _conv_winograd(x, w, bias, pads: Pads) -> np.ndarray:
     (pt, pb), (pl, pr) = pads
     OH, OW = H + pt + pb - 2, W + pl + pr - 2
     tH, tW = -(-OH // 2), -(-OW // 2)
-    g0, g1, g2 = w[:, :, 0], w[:, :, 1], w[:, :, 2]  # rows of every filter: (O, C, 3)
-    rows = np.stack([g0, (g0 + g1 + g2) / 2, (g0 - g1 + g2) / 2, g2])  # G g: (4, O, C, 3)
-    c0, c1, c2 = rows[..., 0], rows[..., 1], rows[..., 2]
+    g0, g1, g2 = np.ascontiguousarray(w.transpose(2, 3, 0, 1))  # rows of every filter: (3, O, C) each
+    rows = np.stack([g0, (g0 + g1 + g2) / 2, (g0 - g1 + g2) / 2, g2])  # G g: (4, 3, O, C)
+    c0, c1, c2 = rows[:, 0], rows[:, 1], rows[:, 2]
     U = np.stack([c0, (c0 + c1 + c2) / 2, (c0 - c1 + c2) / 2, c2], axis=1)  # G g G^T: (4, 4, O, C)
     U = U.reshape(16, O, C)
     y = np.empty((N, O, OH, OW), x.dtype)
+    direct = OH == 2 * tH and OW == 2 * tW  # even sizes: the output transform writes straight into y
     for lo, hi in chunks(N, 16 * (C + O) * tH * tW * x.itemsize):
         n = hi - lo
-        xp = np.zeros((n, C, 2 * tH + 2, 2 * tW + 2), x.dtype)  # padded, plus a row / column to complete the last tiles
-        xp[:, :, pt:pt + H, pl:pl + W] = x[lo:hi]
-        r = [xp[:, :, a:a + 2 * tH:2] for a in range(4)]  # row a of every tile: (n, C, tH, Wp)
-        t = [r[0] - r[2], r[1] + r[2], r[2] - r[1], r[1] - r[3]]  # B^T d, by rows
-        V = scratch("conv.winograd", (4, 4, n, C, tH, tW), x.dtype)
-        for i, ti in enumerate(t):
-            c = [ti[..., b:b + 2 * tW:2] for b in range(4)]  # column b of every tile: (n, C, tH, tW)
-            np.subtract(c[0], c[2], out=V[i, 0])
-            np.add(c[1], c[2], out=V[i, 1])
-            np.subtract(c[2], c[1], out=V[i, 2])
-            np.subtract(c[1], c[3], out=V[i, 3])  # (B^T d) B
-        M = np.matmul(U[:, None], V.reshape(16, n, C, tH * tW)).reshape(4, 4, n, O, tH, tW)  # one GEMM per image
-        m = [M[0] + M[1] + M[2], M[1] - M[2] - M[3]]  # A^T M, by rows: (4, n, O, tH, tW) each
-        full = np.empty((n, O, tH, 2, tW, 2), x.dtype)  # (n, O, 2*tH, 2*tW) as 2x2 blocks
-        for a, ma in enumerate(m):
-            np.add(ma[0] + ma[1], ma[2], out=full[:, :, :, a, :, 0])
-            np.subtract(ma[1] - ma[2], ma[3], out=full[:, :, :, a, :, 1])  # (A^T M) A
-        y[lo:hi] = full.reshape(n, O, 2 * tH, 2 * tW)[:, :, :OH, :OW]
+        # the padded chunk split into its 2x2 phases, Q[ph, pw, n, c, i, j] = xpad[n, c, 2i + ph, 2j + pw], with a
+        # row and a column more to complete the last tiles: every pass below then reads unit-stride rows
+        Q = scratch("conv.winograd_in", (2, 2, n, C, tH + 1, tW + 1), x.dtype)
+        Q[...] = 0
+        for ph in range(2):
+            for pw in range(2):
+                r0, c0 = (ph - pt) % 2, (pw - pl) % 2  # the first input row / column of this phase
+                i0, j0 = (r0 + pt) // 2, (c0 + pl) // 2
+                rows, cols = x[lo:hi, :, r0::2, c0::2].shape[2:]
+                Q[ph, pw, :, :, i0:i0 + rows, j0:j0 + cols] = x[lo:hi, :, r0::2, c0::2]
+        # B^T d by rows (row a of tile i is phase a % 2, shifted by a // 2), for each column phase
+        T = scratch("conv.winograd_rows", (2, 4, n, C, tH, tW + 1), x.dtype)
+        for pw in range(2):
+            r = [Q[0, pw, :, :, :tH], Q[1, pw, :, :, :tH], Q[0, pw, :, :, 1:], Q[1, pw, :, :, 1:]]
+            np.subtract(r[0], r[2], out=T[pw, 0])
+            np.add(r[1], r[2], out=T[pw, 1])
+            np.subtract(r[2], r[1], out=T[pw, 2])
+            np.subtract(r[1], r[3], out=T[pw, 3])
+        V = scratch("conv.winograd", (4, 4, C, n, tH, tW), x.dtype)  # batch inside: one GEMM per tile position
+        for i in range(4):  # (B^T d) B by columns, likewise
+            c = [T[0, i, ..., :tW], T[1, i, ..., :tW], T[0, i, ..., 1:], T[1, i, ..., 1:]]
+            v = V[i].transpose(0, 2, 1, 3, 4)  # (4, n, C, tH, tW) views
+            np.subtract(c[0], c[2], out=v[0])
+            np.add(c[1], c[2], out=v[1])
+            np.subtract(c[2], c[1], out=v[2])
+            np.subtract(c[1], c[3], out=v[3])
+        M = np.matmul(U, V.reshape(16, C, n * tH * tW)).reshape(4, 4, O, n, tH, tW)
+        m = scratch("conv.winograd_out", (2, 4, O, n, tH, tW), x.dtype)  # A^T M, by rows
+        np.add(M[0], M[1], out=m[0])
+        np.add(m[0], M[2], out=m[0])
+        np.subtract(M[1], M[2], out=m[1])
+        np.subtract(m[1], M[3], out=m[1])
+        full = y[lo:hi].reshape(n, O, tH, 2, tW, 2) if direct else np.empty((n, O, tH, 2, tW, 2), x.dtype)
+        full = full.transpose(1, 0, 2, 3, 4, 5)  # (O, n, tH, 2, tW, 2), as m
+        tmp = scratch("conv.winograd_tmp", (O, n, tH, tW), x.dtype)
+        for a in range(2):  # (A^T M) A, into the 2x2 blocks of the output
+            ma = m[a]
+            np.add(ma[0], ma[1], out=tmp)
+            np.add(tmp, ma[2], out=full[:, :, :, a, :, 0])
+            np.subtract(ma[1], ma[2], out=tmp)
+            np.subtract(tmp, ma[3], out=full[:, :, :, a, :, 1])
+        if not direct:
+            y[lo:hi] = full.transpose(1, 0, 2, 3, 4, 5).reshape(n, O, 2 * tH, 2 * tW)[:, :, :OH, :OW]
     if bias is not None:
         y += bias.reshape(1, O, 1, 1)
     return y

@@ -198,13 +198,18 @@ def _conv_per_image(x, w, bias, stride: IntPair, pads: Pads, dilation: IntPair,
 
 
 
+# (fewest channels, fewest output pixels) from which ``_conv_winograd`` beat im2col + GEMM on both cores
+# (AMD EPYC, OpenBLAS SkylakeX kernels, batch 8), forward: 256 channels from 14x14 (512x14x14: 40 ms
+# against 44 of GEMM alone), 128 from 56x56 (128 -> 256: 75 against 87 ms), 64 from 112x112 (64 -> 128:
+# 115-127 against 122-162 ms). It lost at 64 channels on 56x56 (21 against 17 ms) and was even at 128 on
+# 28x28: there its transforms cost what its 2.25x fewer multiplications save.
+WINOGRAD_FROM = ((256, 196), (128, 3136), (64, 12544))
+
+
 def _winograd_fits(C: int, O: int, KH: int, KW: int, stride: IntPair, dilation: IntPair, groups: int, L: int) -> bool:
-    """Whether ``_conv_winograd`` computes this conv faster than im2col + GEMM, as measured (AMD EPYC, OpenBLAS
-    SkylakeX kernels). On one thread it was 10-20% faster from 64 channels and 14x14 outputs (``L``) up; on
-    both cores, where the GEMMs scale and its transforms do not, it lost 4-13% at 64 and 128 channels and won
-    7% (forward + backward) at 256, so it is used from 256 channels on. Below that, its 16 small GEMMs and its
-    transforms cost more than the 2.25x fewer multiplications save."""
-    return (KH, KW) == (3, 3) and stride == (1, 1) and dilation == (1, 1) and groups == 1 and min(C, O) >= 256 and L >= 196
+    """Whether ``_conv_winograd`` computes this conv faster than im2col + GEMM, as measured (``WINOGRAD_FROM``)."""
+    return ((KH, KW) == (3, 3) and stride == (1, 1) and dilation == (1, 1) and groups == 1
+            and any(min(C, O) >= c and L >= pixels for c, pixels in WINOGRAD_FROM))
 
 
 def _conv_winograd(x, w, bias, pads: Pads) -> np.ndarray:

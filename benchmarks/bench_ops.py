@@ -138,7 +138,7 @@ def main() -> None:
             print(f"{name if cond == 'quiet' else '':36s} {cond:5s} {f[3]:8.2f} {f[4]:8.2f} {fmt_ratio(f):>17s} "
                   f"{fb[3]:8.2f} {fb[4]:8.2f} {fmt_ratio(fb):>17s} {f'{mem:9.1f}' if cond == 'quiet' else '':>9}", flush=True)
             if cond == "quiet" and max(f[0], fb[0]) > 1.3:
-                missed.append((name, lambda: run("cnnlab", True), fb[4]))
+                missed.append((name, lambda run=run: run("cnnlab", True), fb[4]))
         if any(name == c[0] for c in largest):
             gf, gfb = gemm_only(op, xs, ws, kw, xg)
             g = compare_ms(gf, gfb, no_grad("cnnlab"), lambda: run("cnnlab", True), repeat=args.repeat)

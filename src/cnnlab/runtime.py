@@ -304,15 +304,17 @@ def chunks(n: int, item_bytes: int, chunk_bytes: int | None = None) -> list[tupl
 def run_chunks(n: int, item_bytes: int, work: Callable[[int, int], Any], chunk_bytes: int | None = None) -> list[Any]:
     """Call ``work(lo, hi)`` for chunks covering ``range(n)`` on all cores; return the results in order.
 
-    Chunks hold as many items as fit in ``chunk_bytes`` (at least one), and at most
-    ``ceil(n / WORKERS)`` so that every core gets work; BLAS is held to one thread
-    meanwhile. Work smaller than ``PARALLEL_MIN_BYTES`` in all, work started from a worker
+    Chunks hold as many items as fit in ``chunk_bytes`` (at least one), and, for work of
+    ``PARALLEL_MIN_BYTES`` or more, at most ``ceil(n / WORKERS)`` so that every core gets
+    work; BLAS is held to one thread meanwhile. Work smaller than that, work started from a worker
     itself, and work while other processes leave this one a single core (``workers``) runs
     on the calling thread, over the same chunks: the machine's load never changes a result.
     """
     global _pool
-    bounds = chunks(n, item_bytes, min(chunk_bytes or CHUNK_BYTES, -(-n // WORKERS) * max(item_bytes, 1)))
-    if len(bounds) == 1 or n * item_bytes < PARALLEL_MIN_BYTES or getattr(_state, "worker", False) or workers() == 1:
+    small = n * item_bytes < PARALLEL_MIN_BYTES  # by size alone, so that the chunks never depend on the load
+    per_core = -(-n // WORKERS) * max(item_bytes, 1)
+    bounds = chunks(n, item_bytes, (chunk_bytes or CHUNK_BYTES) if small else min(chunk_bytes or CHUNK_BYTES, per_core))
+    if len(bounds) == 1 or small or getattr(_state, "worker", False) or workers() == 1:
         return [work(lo, hi) for lo, hi in bounds]
     if _pool is None:
         with _pool_lock:

@@ -7,9 +7,12 @@ patches of a chunk of images are copied side by side (``cols``, shape
 gives all output pixels of the chunk at once. Chunks bound the extra memory (``runtime.CHUNK_BYTES``).
 
 Scratch buffers (per thread, see ``runtime.scratch``): ``conv.cols`` holds the im2col side
-of a chunk's GEMM, ``conv.outs`` the output-channel side, ``conv.planes`` col2im's phases.
+of a chunk's GEMM, ``conv.outs`` the output-channel side, ``conv.planes`` col2im's phases,
+``conv.rows`` the column shifts of tall kernels, ``conv.image_cols`` the patches of the
+per-image path, ``conv.winograd*`` the tiles of the Winograd path.
 
-Three kernels cover everything, each a few lines:
+Three kernels cover everything, each a few lines (the per-image and Winograd paths are
+faster ways to compute the first, for the shapes where they were measured faster):
 
 - ``_conv``: y = A x, the convolution with weight w.
 - ``_conv_adjoint``: x = A^T y, the transposed convolution (GEMM, then col2im).

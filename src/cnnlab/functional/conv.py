@@ -137,7 +137,7 @@ def _conv(x, w, bias, stride: IntPair, pads: Pads, dilation: IntPair, groups: in
     OW = output_size(W, KW, stride[1], pads[1], dilation[1])
     K, L = Cg * KH * KW, OH * OW
     keeps = keep and C * KH * KW * N * L * x.itemsize <= KEEP_BYTES
-    if not keeps and _winograd_fits(C, O, KH, KW, stride, dilation, G, L):
+    if not keeps and _winograd_fits(C, O, KH, KW, stride, dilation, G, N * L):
         return _conv_winograd(x, w, bias, pads), None
     if G == 1 and O * K <= 2048 and (not keeps or L >= PER_IMAGE_KEEP_PIXELS):
         return _conv_per_image(x, w, bias, stride, pads, dilation, keeps)
@@ -201,18 +201,20 @@ def _conv_per_image(x, w, bias, stride: IntPair, pads: Pads, dilation: IntPair,
 
 
 
-# (fewest channels, fewest output pixels) from which ``_conv_winograd`` beat im2col + GEMM on both cores
-# (AMD EPYC, OpenBLAS SkylakeX kernels, batch 8), forward: 256 channels from 14x14 (512x14x14: 40 ms
-# against 44 of GEMM alone), 128 from 56x56 (128 -> 256: 75 against 87 ms), 64 from 112x112 (64 -> 128:
-# 115-127 against 122-162 ms). It lost at 64 channels on 56x56 (21 against 17 ms) and was even at 128 on
-# 28x28: there its transforms cost what its 2.25x fewer multiplications save.
-WINOGRAD_FROM = ((256, 196), (128, 3136), (64, 12544))
+# (fewest channels, fewest output pixels in the batch) from which ``_conv_winograd`` beat im2col + GEMM on both
+# cores (AMD EPYC, OpenBLAS SkylakeX kernels), forward: 256 channels from 3,136 pixels (256 at 28x28, batch 8: 42-55
+# against 58-63 ms), 128 from 25,088 (128 -> 256 at 56x56, batch 8: 75 against 87 ms), 64 from 100,352 (64 -> 128 at
+# 112x112, batch 8: 115-127 against 122-162 ms). Below, its transforms (the filters' on every call) cost what its
+# 2.25x fewer multiplications save: even at 256 channels on 14x14 at batch 8 and 16, and at batch 1 it lost
+# everywhere (256 at 14x14: 2.8-3.3 against 1.7 ms; 64 -> 128 at 112x112: 14 against 13 ms).
+WINOGRAD_FROM = ((256, 3136), (128, 25088), (64, 100352))
 
 
-def _winograd_fits(C: int, O: int, KH: int, KW: int, stride: IntPair, dilation: IntPair, groups: int, L: int) -> bool:
-    """Whether ``_conv_winograd`` computes this conv faster than im2col + GEMM, as measured (``WINOGRAD_FROM``)."""
+def _winograd_fits(C: int, O: int, KH: int, KW: int, stride: IntPair, dilation: IntPair, groups: int, pixels: int) -> bool:
+    """Whether ``_conv_winograd`` computes this conv faster than im2col + GEMM, as measured (``WINOGRAD_FROM``);
+    ``pixels``: the output pixels of the whole batch."""
     return ((KH, KW) == (3, 3) and stride == (1, 1) and dilation == (1, 1) and groups == 1
-            and any(min(C, O) >= c and L >= pixels for c, pixels in WINOGRAD_FROM))
+            and any(min(C, O) >= c and pixels >= p for c, p in WINOGRAD_FROM))
 
 
 def _conv_winograd(x, w, bias, pads: Pads) -> np.ndarray:
@@ -411,7 +413,7 @@ class Conv2d(Function):
         if self.needs_input_grad[0]:
             O, C, KH, KW = self.w.shape
             (pt, pb), (pl, pr) = pads
-            if max(pt, pb, pl, pr) <= 2 and _winograd_fits(O, C, KH, KW, stride, dilation, groups, gy.shape[2] * gy.shape[3]):
+            if max(pt, pb, pl, pr) <= 2 and _winograd_fits(O, C, KH, KW, stride, dilation, groups, gy[:, 0].size):
                 # at stride 1 the adjoint is the conv with the flipped, transposed filters and the complementary padding
                 wf = np.ascontiguousarray(self.w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))  # (C, O, 3, 3)
                 gx = _conv_winograd(gy, wf, None, ((2 - pt, 2 - pb), (2 - pl, 2 - pr)))
